@@ -1,0 +1,57 @@
+# kernscope: one entry point for set-up, build, run, test and bench.
+# `make run` and `make test` install what is missing on a fresh Debian/Ubuntu machine.
+
+SHELL := /bin/bash
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86_64/' -e 's/aarch64/arm64/')
+BPF_ARCH := $(if $(filter arm64,$(ARCH)),arm64,x86)
+CLANG ?= clang
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wextra -Werror \
+	-Wno-unused-parameter -I bpf -I bpf/vmlinux/$(ARCH)
+BPF_SOURCES := $(wildcard bpf/*.bpf.c)
+BPF_OBJECTS := $(patsubst bpf/%.bpf.c,dist/bpf/%.bpf.o,$(BPF_SOURCES))
+APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool \
+	clang-format prometheus libbpf-tools bpftrace iproute2 make g++ python3
+LISTEN ?= :9478
+
+.PHONY: deps build bpf run test lint format bench clean
+
+deps: .deps-stamp
+.deps-stamp: package.json package-lock.json
+	scripts/install-deps $(APT_PACKAGES)
+	npm ci
+	touch $@
+
+bpf: $(BPF_OBJECTS)
+
+dist/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h bpf/vmlinux/$(ARCH)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	llvm-strip -g $@.tmp
+	mv $@.tmp $@
+
+build: deps bpf
+	npx tsc -p tsconfig.json
+
+run: build
+	node dist/src/cli/main.js run --listen $(LISTEN)
+
+lint: deps
+	npx tsc -p tsconfig.json --noEmit
+	npx eslint src test bench
+	npx prettier --check src test bench
+	clang-format --dry-run --Werror native/*.cc native/*.h
+	clang-format --dry-run --Werror bpf/*.bpf.c bpf/*.h bench/*.c
+
+format: deps
+	npx prettier --write src test bench
+	clang-format -i native/*.cc native/*.h bpf/*.bpf.c bpf/*.h bench/*.c
+
+test: build lint
+	npx tap
+
+bench: build
+	$(MAKE) -C bench
+	node dist/bench/drain.js
+
+clean:
+	rm -rf build dist .deps-stamp

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What every kernscope probe shares: the ring buffer, the drop counter, the
+ * load-time filters and the wakeup policy. Include once per probe object.
+ */
+#ifndef KERNSCOPE_BPF_H
+#define KERNSCOPE_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "record.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Load-time settings, written by user space between open and load. */
+const volatile __u32 targ_tgid = 0;          /* 0: every process */
+const volatile __u64 targ_cgroup_id = 0;     /* 0: every cgroup */
+const volatile __u32 targ_cgroup_level = 0;  /* depth of targ_cgroup_id */
+const volatile __u64 wakeup_bytes = 1 << 16; /* wake the reader past this */
+
+/* Size is set by user space (bpf_map__set_max_entries) before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+/* Failed reservations, per CPU: lost events are counted, never silent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/*
+ * Keeps a record struct in the object's BTF even though only pointers to it
+ * appear in code; user space reads the record layout from there.
+ */
+#define KS_EXPORT_RECORD(name) struct name *ks_record_layout_##name __attribute__((unused))
+
+/*
+ * True when the current task is outside the configured filters. The cgroup
+ * filter matches the target cgroup and everything below it, so a pod cgroup
+ * also selects its containers.
+ */
+static __always_inline bool ks_skip_current(void)
+{
+	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
+		return true;
+	if (targ_cgroup_id &&
+	    bpf_get_current_ancestor_cgroup_id(targ_cgroup_level) != targ_cgroup_id)
+		return true;
+	return false;
+}
+
+static __always_inline void ks_count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *count = bpf_map_lookup_elem(&drops, &zero);
+
+	if (count)
+		*count += 1; /* per-CPU slot: no atomic needed */
+}
+
+/* Reserve a record and fill its header from the current task. */
+static __always_inline void *ks_reserve(__u32 size, __u16 type, __u16 version)
+{
+	struct ks_record_header *hdr = bpf_ringbuf_reserve(&events, size, 0);
+	__u64 pid_tgid;
+
+	if (!hdr) {
+		ks_count_drop();
+		return NULL;
+	}
+	pid_tgid = bpf_get_current_pid_tgid();
+	hdr->type = type;
+	hdr->version = version;
+	hdr->cpu = bpf_get_smp_processor_id();
+	hdr->ts_ns = bpf_ktime_get_ns();
+	hdr->pid = (__u32)pid_tgid;
+	hdr->tgid = pid_tgid >> 32;
+	hdr->cgroup_id = bpf_get_current_cgroup_id();
+	return hdr;
+}
+
+/*
+ * A wakeup per record is the producer's biggest cost. Wake the reader only
+ * once wakeup_bytes are waiting; user space drains on a timer as well, which
+ * bounds latency when traffic is light.
+ */
+static __always_inline void ks_submit(void *record)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(record, flags);
+}
+
+#endif /* KERNSCOPE_BPF_H */

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * loadgen: a known stream of exec records for benchmarks and loss tests.
+ * Never attached; user space runs it with BPF_PROG_TEST_RUN and passes the
+ * number of records to emit as the first context argument.
+ */
+#include "kernscope.bpf.h"
+#include "exec.h"
+
+KS_EXPORT_RECORD(exec_record);
+
+/* Distinct comm values the stream cycles through (at most 16). */
+const volatile __u32 loadgen_comms = 16;
+
+static long emit_one(__u64 index, void *unused)
+{
+	struct exec_record *rec;
+
+	rec = ks_reserve(sizeof(*rec), KS_RECORD_EXEC, EXEC_RECORD_VERSION);
+	if (!rec)
+		return 0;
+	rec->ppid = 1;
+	rec->uid = 0;
+	__builtin_memcpy(rec->comm, "loadgen-\0\0\0\0\0\0\0\0", sizeof(rec->comm));
+	rec->comm[8] = 'a' + index % loadgen_comms;
+	__builtin_memcpy(rec->filename, "/loadgen\0", 9);
+	ks_submit(rec);
+	return 0;
+}
+
+SEC("raw_tp")
+int loadgen(struct bpf_raw_tracepoint_args *ctx)
+{
+	bpf_loop(ctx->args[0], emit_one, NULL, 0);
+	return 0;
+}

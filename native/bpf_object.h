@@ -1,0 +1,62 @@
+// BpfObject: one libbpf object through its life,
+// open -> configure -> load -> attach / drain / read maps -> close.
+// The object owns every link and ring reader made from it, so closing it (from
+// JS, from the destructor or at environment teardown) leaves nothing attached.
+#pragma once
+
+#include <bpf/libbpf.h>
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kernscope {
+
+// Something the object must release when it closes (a link, a ring reader).
+class OwnedResource {
+ public:
+  virtual ~OwnedResource() = default;
+  virtual void Release() = 0;
+};
+
+class BpfObject : public Napi::ObjectWrap<BpfObject> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit BpfObject(const Napi::CallbackInfo& info);
+  ~BpfObject() override;
+
+  void Close();
+  bpf_object* Handle(Napi::Env env) const;  // throws once closed
+  bpf_map* FindMap(Napi::Env env, const Napi::Value& name) const;
+  bpf_program* FindProgram(Napi::Env env, const Napi::Value& name) const;
+  bool IsLoaded() const { return loaded_; }
+  void Own(std::shared_ptr<OwnedResource> resource) { owned_.push_back(std::move(resource)); }
+
+ private:
+  Napi::Value Programs(const Napi::CallbackInfo& info);
+  Napi::Value Maps(const Napi::CallbackInfo& info);
+  void SetAutoload(const Napi::CallbackInfo& info);
+  void SetMaxEntries(const Napi::CallbackInfo& info);
+  void SetConstant(const Napi::CallbackInfo& info);
+  Napi::Value RecordLayout(const Napi::CallbackInfo& info);
+  void Load(const Napi::CallbackInfo& info);
+  Napi::Value Attach(const Napi::CallbackInfo& info);
+  Napi::Value Lookup(const Napi::CallbackInfo& info);
+  Napi::Value Entries(const Napi::CallbackInfo& info);
+  Napi::Value ProgramStats(const Napi::CallbackInfo& info);
+  Napi::Value TestRun(const Napi::CallbackInfo& info);
+  void CloseFromJs(const Napi::CallbackInfo& info);
+  Napi::Value IsClosed(const Napi::CallbackInfo& info);
+
+  void RequireState(Napi::Env env, bool loaded, const char* op) const;
+
+  bpf_object* obj_ = nullptr;
+  bool loaded_ = false;
+  std::vector<std::shared_ptr<OwnedResource>> owned_;
+};
+
+// Reads a JS string argument or throws a TypeError naming it.
+std::string StringArg(const Napi::CallbackInfo& info, size_t index, const char* what);
+
+}  // namespace kernscope
