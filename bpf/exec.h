@@ -4,7 +4,7 @@
 
 #include "record.h"
 
-#define EXEC_RECORD_VERSION 1
+enum { EXEC_RECORD_VERSION = 1 };
 #define EXEC_FILENAME_LEN 128
 
 struct exec_record {

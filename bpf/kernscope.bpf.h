@@ -40,6 +40,9 @@ struct {
  */
 #define KS_EXPORT_RECORD(name) struct name *ks_record_layout_##name __attribute__((unused))
 
+/* Record type numbers, likewise read from BTF by user space. */
+enum ks_record_type *ks_record_types __attribute__((unused));
+
 /*
  * True when the current task is outside the configured filters. The cgroup
  * filter matches the target cgroup and everything below it, so a pod cgroup

@@ -90,6 +90,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          InstanceMethod("setMaxEntries", &BpfObject::SetMaxEntries),
                          InstanceMethod("setConstant", &BpfObject::SetConstant),
                          InstanceMethod("recordLayout", &BpfObject::RecordLayout),
+                         InstanceMethod("enumValues", &BpfObject::EnumValues),
                          InstanceMethod("load", &BpfObject::Load),
                          InstanceMethod("attach", &BpfObject::Attach),
                          InstanceMethod("lookup", &BpfObject::Lookup),
@@ -276,6 +277,20 @@ Napi::Value BpfObject::RecordLayout(const Napi::CallbackInfo& info) {
   out.Set("name", name);
   out.Set("size", t->size);
   out.Set("members", members);
+  return out;
+}
+
+// enumValues(enumName): {NAME: value} of an enum in the object's BTF.
+Napi::Value BpfObject::EnumValues(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = StringArg(info, 0, "enum name");
+  const btf* btf = bpf_object__btf(Handle(env));
+  __s32 id = btf ? btf__find_by_name_kind(btf, name.c_str(), BTF_KIND_ENUM) : -1;
+  if (id < 0) ThrowUsage(env, "no enum '" + name + "' in the object's BTF (is it exported?)");
+  const btf_type* t = btf__type_by_id(btf, id);
+  Napi::Object out = Napi::Object::New(env);
+  const struct btf_enum* e = btf_enum(t);
+  for (int i = 0; i < btf_vlen(t); i++, e++) out.Set(btf__name_by_offset(btf, e->name_off), e->val);
   return out;
 }
 

@@ -40,6 +40,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   void SetMaxEntries(const Napi::CallbackInfo& info);
   void SetConstant(const Napi::CallbackInfo& info);
   Napi::Value RecordLayout(const Napi::CallbackInfo& info);
+  Napi::Value EnumValues(const Napi::CallbackInfo& info);
   void Load(const Napi::CallbackInfo& info);
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value Lookup(const Napi::CallbackInfo& info);

@@ -1,0 +1,87 @@
+// kernscope's own health: events, losses, which probes run and how.
+import type { MetricFamily, Sample } from '../aggregate/MetricFamily';
+import { ComputedFamily } from '../aggregate/MetricFamily';
+import { buildInfo } from '../kernel/system';
+import type { Agent, RunningProbe } from './Agent';
+
+const ZERO_KEY = new Uint8Array(4);
+
+/** Failed ring reservations of a probe, summed over CPUs. */
+export function lostEvents(probe: RunningProbe): number {
+  const value = probe.loaded.object.lookup('drops', ZERO_KEY);
+  if (!value) return 0;
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  let sum = 0;
+  for (let offset = 0; offset + 8 <= value.byteLength; offset += 8) sum += Number(view.getBigUint64(offset, true));
+  return sum;
+}
+
+export function selfMetricFamilies(agent: Agent): MetricFamily[] {
+  const perProbe = (value: (p: RunningProbe) => number) => (): Sample[] =>
+    agent.running.map((p) => ({ labels: { probe: p.loaded.definition.name }, value: value(p) }));
+  const info = buildInfo();
+
+  const families: MetricFamily[] = [
+    new ComputedFamily(
+      'kernscope_events_total',
+      'Records drained from the probe ring buffer.',
+      'counter',
+      perProbe((p) => p.drain.records),
+    ),
+    new ComputedFamily(
+      'kernscope_events_lost_total',
+      'Records the kernel could not reserve in a full ring buffer (lost, never silently).',
+      'counter',
+      perProbe(lostEvents),
+    ),
+    new ComputedFamily(
+      'kernscope_drain_batches_total',
+      'Native drain calls that returned records (events_total / this = records per call).',
+      'counter',
+      perProbe((p) => p.drain.batches),
+    ),
+    new ComputedFamily('kernscope_probe_up', 'Whether the probe is attached (1) or could not attach (0).', 'gauge', () => [
+      ...agent.running.map((p) => ({ labels: { probe: p.loaded.definition.name }, value: 1 })),
+      ...agent.failed.map((f) => ({ labels: { probe: f.name }, value: 0 })),
+    ]),
+    new ComputedFamily('kernscope_probe_info', 'The attach variant each probe program uses (value 1).', 'gauge', () =>
+      agent.running.flatMap((p) =>
+        p.loaded.chosen.map(({ variant }) => ({
+          labels: { probe: p.loaded.definition.name, program: variant.program, attach: variant.kind },
+          value: 1,
+        })),
+      ),
+    ),
+    new ComputedFamily(
+      'kernscope_series_overflow_total',
+      'Records whose new label set exceeded the per-metric series cap and were counted under __overflow__.',
+      'counter',
+      () =>
+        agent.running.flatMap((p) =>
+          p.aggregator.counters.map((c) => ({ labels: { metric: c.name }, value: c.overflowCount })),
+        ),
+    ),
+    new ComputedFamily('kernscope_build_info', 'kernscope, libbpf, Node.js and kernel versions (value 1).', 'gauge', () => [
+      { labels: { ...info }, value: 1 },
+    ]),
+  ];
+  if (agent.options.bpfStats) {
+    const stats = (pick: (s: { runCount: number; runTimeNs: number }) => number) => (): Sample[] =>
+      agent.running.flatMap((p) =>
+        p.loaded.object.programStats().map((s) => ({
+          labels: { probe: p.loaded.definition.name, program: s.name },
+          value: pick(s),
+        })),
+      );
+    families.push(
+      new ComputedFamily('kernscope_bpf_program_runs_total', 'Times each BPF program ran (BPF_ENABLE_STATS).', 'counter', stats((s) => s.runCount)),
+      new ComputedFamily(
+        'kernscope_bpf_program_run_seconds_total',
+        'Kernel time spent in each BPF program (BPF_ENABLE_STATS).',
+        'counter',
+        stats((s) => s.runTimeNs / 1e9),
+      ),
+    );
+  }
+  return families;
+}

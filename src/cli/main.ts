@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// The kernscope command: `run` (the agent) and `probes` (what this kernel supports).
+import { OptionError } from '../config/AgentOptions';
+import { probesCommand } from './probes';
+import { runCommand } from './run';
+import { UsageError } from './UsageError';
+
+const HELP = `Usage: kernscope <command> [options]
+
+Commands:
+  run       run the agent: probes -> /metrics on :9478
+  probes    list the probes and whether this kernel supports each
+
+Run 'kernscope <command> --help' for a command's options.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run':
+      return runCommand(rest);
+    case 'probes':
+      return probesCommand(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(HELP);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command '${command}': expected run or probes (see kernscope --help)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError || error instanceof OptionError) {
+      process.stderr.write(`kernscope: ${error.message}\n`);
+      process.exit(error instanceof UsageError ? error.exitCode : 2);
+    }
+    process.stderr.write(`kernscope: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

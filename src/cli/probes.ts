@@ -1,0 +1,87 @@
+// `kernscope probes`: each probe and the variant this kernel would use, or why
+// none works. The verdict comes from really loading and attaching each probe
+// (then detaching), so it is the kernel's own answer.
+import { parseArgs } from 'node:util';
+
+import { ensureTracefs } from '../kernel/tracefs';
+import { ProbeLoader, ProbeLoadError, describeVariant } from '../load/ProbeLoader';
+import type { VariantRejection } from '../load/ProbeLoader';
+import { addon } from '../native/addon';
+import { BUILTIN_PROBES } from '../probes';
+import { UsageError } from './UsageError';
+import { missingBpfPrivileges } from '../kernel/privileges';
+
+export const PROBES_HELP = `Usage: kernscope probes [--json]
+
+Lists the built-in probes and, for each, the attach variant this kernel would
+use, or why none works. Loads and attaches each probe briefly (needs root).
+`;
+
+interface ProbeReport {
+  probe: string;
+  summary: string;
+  supported: boolean;
+  attach: { point: string; kind: string; program: string; target?: string }[];
+  rejected: { point: string; kind: string; reason: string }[];
+  reason?: string;
+}
+
+function rejectedOf(rejected: VariantRejection[]): ProbeReport['rejected'] {
+  return rejected.map((r) => ({ point: r.point, kind: r.variant.kind, reason: r.reason }));
+}
+
+export function probeReports(): { features: ReturnType<typeof addon.kernelFeatures>; probes: ProbeReport[] } {
+  ensureTracefs();
+  const features = addon.kernelFeatures();
+  const loader = new ProbeLoader(features);
+  const probes = BUILTIN_PROBES.map((definition): ProbeReport => {
+    const base = { probe: definition.name, summary: definition.summary };
+    try {
+      const loaded = loader.load(definition, { ringBytes: 4096, wakeupBytes: 4096 });
+      loaded.object.close();
+      return {
+        ...base,
+        supported: true,
+        attach: loaded.chosen.map(({ point, variant }) => ({ point, ...variant })),
+        rejected: rejectedOf(loaded.rejected),
+      };
+    } catch (error) {
+      if (!(error instanceof ProbeLoadError)) throw error;
+      return { ...base, supported: false, attach: [], rejected: rejectedOf(error.rejected), reason: error.message };
+    }
+  });
+  return { features, probes };
+}
+
+export function probesCommand(argv: string[]): number {
+  let json: boolean | undefined;
+  try {
+    const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    if (values.help) {
+      process.stdout.write(PROBES_HELP);
+      return 0;
+    }
+    json = values.json;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}; see kernscope probes --help`);
+  }
+  const missing = missingBpfPrivileges();
+  if (missing) throw new UsageError(missing, 1);
+
+  const report = probeReports();
+  if (json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return 0;
+  }
+  const { features } = report;
+  const kinds = Object.entries(features.attach)
+    .map(([kind, v]) => `${kind}=${v.ok ? 'yes' : 'no'}`)
+    .join(' ');
+  process.stdout.write(`kernel: btf=${features.btf ? 'yes' : 'no'} ringbuf=${features.ringbuf ? 'yes' : 'no'} ${kinds}\n\n`);
+  for (const p of report.probes) {
+    const status = p.supported ? p.attach.map((a) => describeVariant({ kind: a.kind as never, program: a.program, target: a.target })).join(', ') : 'UNSUPPORTED';
+    process.stdout.write(`${p.probe.padEnd(12)} ${status}\n    ${p.summary}\n`);
+    for (const r of p.rejected) process.stdout.write(`    skipped ${r.kind}: ${r.reason}\n`);
+  }
+  return 0;
+}

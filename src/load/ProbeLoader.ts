@@ -1,0 +1,169 @@
+// Opens a probe's BPF object, picks for each attach point the first variant
+// this kernel can run, loads and attaches. A variant that fails to load or
+// attach is switched off and the next one is tried; nothing half-attached is
+// left behind when a probe gives up.
+import path from 'node:path';
+
+import type { KernelFeatures, NativeBpfObject } from '../native/addon';
+import { BpfError, PACKAGE_ROOT, addon } from '../native/addon';
+import type { AttachVariant, ProbeDefinition } from '../probes/ProbeDefinition';
+
+export const BPF_OBJECT_DIR = path.join(PACKAGE_ROOT, 'dist', 'bpf');
+
+export interface LoadSettings {
+  /** Ring buffer size in bytes (a power of two, at least a page). */
+  ringBytes: number;
+  /** The kernel wakes the reader once this many bytes wait. */
+  wakeupBytes: number;
+  tgid?: number;
+  cgroup?: { id: bigint; level: number };
+}
+
+export interface ChosenVariant {
+  point: string;
+  variant: AttachVariant;
+}
+
+/** Why a variant was not used: skipped by the feature probe or failed to load/attach. */
+export interface VariantRejection {
+  point: string;
+  variant: AttachVariant;
+  reason: string;
+}
+
+export interface LoadedProbe {
+  definition: ProbeDefinition;
+  object: NativeBpfObject;
+  chosen: ChosenVariant[];
+  rejected: VariantRejection[];
+}
+
+export class ProbeLoadError extends Error {
+  constructor(
+    readonly probe: string,
+    message: string,
+    readonly rejected: VariantRejection[],
+  ) {
+    super(message);
+    this.name = 'ProbeLoadError';
+  }
+}
+
+function u32(value: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, value, true);
+  return bytes;
+}
+
+function u64(value: bigint | number): Uint8Array {
+  const bytes = new Uint8Array(8);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(value), true);
+  return bytes;
+}
+
+export function describeVariant(variant: AttachVariant): string {
+  return variant.target ? `${variant.kind} ${variant.target}` : `${variant.kind} (${variant.program})`;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
+}
+
+export class ProbeLoader {
+  constructor(
+    private readonly features: KernelFeatures,
+    private readonly objectDir = BPF_OBJECT_DIR,
+  ) {}
+
+  load(definition: ProbeDefinition, settings: LoadSettings): LoadedProbe {
+    const rejected: VariantRejection[] = [];
+    const excluded = new Set<AttachVariant>();
+    for (const point of definition.attach) {
+      for (const variant of point.variants) {
+        const verdict = this.features.attach[variant.kind];
+        if (!verdict.ok) {
+          excluded.add(variant);
+          rejected.push({ point: point.name, variant, reason: `${variant.kind} unavailable: ${verdict.reason}` });
+        }
+      }
+    }
+
+    // Each failure excludes one variant, so this ends.
+    for (;;) {
+      const chosen: ChosenVariant[] = [];
+      for (const point of definition.attach) {
+        const variant = point.variants.find((v) => !excluded.has(v));
+        if (!variant) {
+          const reasons = rejected.filter((r) => r.point === point.name).map((r) => r.reason);
+          throw new ProbeLoadError(
+            definition.name,
+            `probe ${definition.name}: no attach variant works for ${point.name}: ${reasons.join('; ')}`,
+            rejected,
+          );
+        }
+        chosen.push({ point: point.name, variant });
+      }
+      const attempt = this.tryLoad(definition, settings, chosen);
+      if ('object' in attempt) return { definition, object: attempt.object, chosen, rejected };
+      excluded.add(attempt.failed.variant);
+      rejected.push({ point: attempt.failed.point, variant: attempt.failed.variant, reason: attempt.reason });
+    }
+  }
+
+  private open(definition: ProbeDefinition): NativeBpfObject {
+    return new addon.BpfObject(path.join(this.objectDir, definition.object), definition.name);
+  }
+
+  private tryLoad(
+    definition: ProbeDefinition,
+    settings: LoadSettings,
+    chosen: ChosenVariant[],
+  ): { object: NativeBpfObject } | { failed: ChosenVariant; reason: string } {
+    const object = this.open(definition);
+    let keep = false;
+    try {
+      this.configure(object, settings, chosen);
+      try {
+        object.load();
+      } catch (error) {
+        const failed = this.blame(error, chosen);
+        if (!failed) throw error;
+        return { failed, reason: `load failed: ${firstLine((error as Error).message)}` };
+      }
+      for (const choice of chosen) {
+        const { program, kind, target } = choice.variant;
+        try {
+          object.attach(program, kind, target);
+        } catch (error) {
+          if (!(error instanceof BpfError)) throw error;
+          return { failed: choice, reason: `attach failed: ${error.message}` };
+        }
+      }
+      keep = true;
+      return { object };
+    } finally {
+      // A failed attempt leaves nothing loaded or attached.
+      if (!keep) object.close();
+    }
+  }
+
+  private configure(object: NativeBpfObject, settings: LoadSettings, chosen: ChosenVariant[]): void {
+    const wanted = new Set(chosen.map((c) => c.variant.program));
+    for (const program of object.programs()) object.setAutoload(program.name, wanted.has(program.name));
+    object.setMaxEntries('events', settings.ringBytes);
+    object.setConstant('wakeup_bytes', u64(settings.wakeupBytes));
+    if (settings.tgid !== undefined) object.setConstant('targ_tgid', u32(settings.tgid));
+    if (settings.cgroup) {
+      object.setConstant('targ_cgroup_id', u64(settings.cgroup.id));
+      object.setConstant('targ_cgroup_level', u32(settings.cgroup.level));
+    }
+  }
+
+  /** The chosen variant whose program the load failure names, if any. */
+  private blame(error: unknown, chosen: ChosenVariant[]): ChosenVariant | undefined {
+    if (!(error instanceof BpfError)) return undefined;
+    const named = /prog '([^']+)'/.exec(error.libbpfLog)?.[1];
+    return chosen.find((c) => c.variant.program === named) ?? (chosen.length === 1 ? chosen[0] : undefined);
+  }
+}
+

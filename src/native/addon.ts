@@ -1,0 +1,129 @@
+// Typed face of the C++ addon (native/). Arguments are validated here or by
+// the callers, before they reach C++.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+/** Every libbpf failure is thrown as this class. */
+export class BpfError extends Error {
+  /** Failing operation: `open <file>`, `load <object>`, `attach <program> as <kind> <target>`. */
+  declare readonly op: string;
+  declare readonly errno: number;
+  /** Symbolic errno (`EPERM`, `ENOENT`), or `ELIBBPF` for libbpf's own codes. */
+  declare readonly code: string;
+  /** What libbpf printed while the operation failed (verifier log included). */
+  declare readonly libbpfLog: string;
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'BpfError';
+  }
+}
+
+export type AttachKind = 'tracepoint' | 'raw_tp' | 'tp_btf' | 'kprobe' | 'kretprobe' | 'fentry' | 'fexit';
+export const ATTACH_KINDS: readonly AttachKind[] = ['tp_btf', 'raw_tp', 'tracepoint', 'fentry', 'fexit', 'kprobe', 'kretprobe'];
+
+export interface ProgramInfo {
+  name: string;
+  section: string;
+  type: string;
+  autoload: boolean;
+}
+
+export interface MapInfo {
+  name: string;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+}
+
+/** A struct member as compiled, read from the object's BTF. */
+export interface BtfMember {
+  name: string;
+  offset: number;
+  size: number;
+  bitfield: boolean;
+  kind: 'int' | 'array' | 'struct' | 'other';
+  signed?: boolean;
+  count?: number;
+  element?: Omit<BtfMember, 'name' | 'offset' | 'bitfield'>;
+  typeName?: string;
+}
+
+export interface BtfStruct {
+  name: string;
+  size: number;
+  members: BtfMember[];
+}
+
+export interface ProgramStats {
+  name: string;
+  id: number;
+  runCount: number;
+  runTimeNs: number;
+}
+
+export interface MapEntries {
+  count: number;
+  keys: Uint8Array;
+  values: Uint8Array;
+}
+
+export interface NativeLink {
+  destroy(): void;
+  readonly destroyed: boolean;
+}
+
+export interface NativeBpfObject {
+  programs(): ProgramInfo[];
+  maps(): MapInfo[];
+  setAutoload(program: string, load: boolean): void;
+  setMaxEntries(map: string, entries: number): void;
+  setConstant(name: string, value: Uint8Array): void;
+  recordLayout(struct: string): BtfStruct;
+  enumValues(name: string): Record<string, number>;
+  load(): void;
+  attach(program: string, kind: AttachKind, target?: string): NativeLink;
+  lookup(map: string, key: Uint8Array): Uint8Array | null;
+  entries(map: string): MapEntries;
+  programStats(): ProgramStats[];
+  testRun(program: string, args: number[]): number;
+  close(): void;
+  readonly closed: boolean;
+}
+
+export interface NativeRingReader {
+  /** Copies waiting records into the batch buffer; returns bytes written, 0 when empty. */
+  drain(): number;
+  /** Calls `onReadable` from the event loop whenever the kernel wakes the ring. */
+  watch(onReadable: () => void): void;
+  close(): void;
+}
+
+export interface AttachVerdict {
+  ok: boolean;
+  reason?: string;
+}
+
+export interface KernelFeatures {
+  btf: boolean;
+  ringbuf: boolean;
+  attach: Record<AttachKind, AttachVerdict>;
+}
+
+interface Addon {
+  BpfObject: new (source: string | Uint8Array, name: string) => NativeBpfObject;
+  RingReader: new (object: NativeBpfObject, map: string, batch: ArrayBuffer) => NativeRingReader;
+  setErrorClass(ctor: typeof BpfError): void;
+  kernelFeatures(): KernelFeatures;
+  enableRunTimeStats(): boolean;
+  libbpfVersion(): string;
+  possibleCpus(): number;
+}
+
+/** Repository root: dist/src/native -> ../../.. */
+export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+const requireNative = createRequire(__filename);
+export const addon = requireNative(path.join(PACKAGE_ROOT, 'build', 'Release', 'kernscope.node')) as Addon;
+addon.setErrorClass(BpfError);

@@ -1,0 +1,27 @@
+import type { ProbeDefinition } from './ProbeDefinition';
+
+/** Process executions, from sched_process_exec (bpf/exec.bpf.c). */
+export const execProbe: ProbeDefinition = {
+  name: 'exec',
+  summary: 'successful execve() calls, by command name',
+  object: 'exec.bpf.o',
+  record: { struct: 'exec_record', type: 'KS_RECORD_EXEC', version: 1 },
+  attach: [
+    {
+      name: 'sched_process_exec',
+      variants: [
+        { kind: 'tp_btf', program: 'exec_tp_btf' },
+        { kind: 'raw_tp', program: 'exec_raw_tp', target: 'sched_process_exec' },
+        { kind: 'tracepoint', program: 'exec_tracepoint', target: 'sched/sched_process_exec' },
+      ],
+    },
+  ],
+  metrics: [
+    {
+      type: 'counter',
+      name: 'kernscope_process_execs_total',
+      help: 'Successful execve() calls, by the new command name (comm).',
+      labels: { comm: 'comm' },
+    },
+  ],
+};
