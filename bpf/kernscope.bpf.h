@@ -15,9 +15,9 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Load-time settings, written by user space between open and load. */
-const volatile __u32 targ_tgid = 0;          /* 0: every process */
-const volatile __u64 targ_cgroup_id = 0;     /* 0: every cgroup */
-const volatile __u32 targ_cgroup_level = 0;  /* depth of targ_cgroup_id */
+const volatile __u32 targ_tgid = 0; /* 0: every process */
+const volatile __u64 targ_cgroup_id = 0; /* 0: every cgroup */
+const volatile __u32 targ_cgroup_level = 0; /* depth of targ_cgroup_id */
 const volatile __u64 wakeup_bytes = 1 << 16; /* wake the reader past this */
 
 /* Size is set by user space (bpf_map__set_max_entries) before load. */

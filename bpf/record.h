@@ -12,12 +12,12 @@ enum ks_record_type {
 };
 
 struct ks_record_header {
-	__u16 type;      /* enum ks_record_type */
-	__u16 version;   /* layout version of the record that follows */
+	__u16 type; /* enum ks_record_type */
+	__u16 version; /* layout version of the record that follows */
 	__u32 cpu;
-	__u64 ts_ns;     /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u32 pid;       /* kernel task id (thread) */
-	__u32 tgid;      /* process id */
+	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 pid; /* kernel task id (thread) */
+	__u32 tgid; /* process id */
 	__u64 cgroup_id; /* cgroup v2 id of the current task */
 };
 

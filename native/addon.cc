@@ -39,8 +39,8 @@ Napi::Value EnableRunTimeStats(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(),
-                           std::to_string(libbpf_major_version()) + "." + std::to_string(libbpf_minor_version()));
+  return Napi::String::New(
+      info.Env(), std::to_string(libbpf_major_version()) + "." + std::to_string(libbpf_minor_version()));
 }
 
 Napi::Value PossibleCpus(const Napi::CallbackInfo& info) {

@@ -333,7 +333,8 @@ Napi::Value BpfObject::Attach(const Napi::CallbackInfo& info) {
   } else if (kind == "tp_btf" || kind == "fentry" || kind == "fexit") {
     link = bpf_program__attach_trace(prog);
   } else {
-    ThrowUsage(env, op + ": unknown attach kind (tracepoint, raw_tp, tp_btf, kprobe, kretprobe, fentry, fexit)");
+    ThrowUsage(env,
+               op + ": unknown attach kind (tracepoint, raw_tp, tp_btf, kprobe, kretprobe, fentry, fexit)");
   }
   if (link == nullptr) ThrowBpfError(env, op, errno);
   auto resource = std::make_shared<LinkResource>(link);

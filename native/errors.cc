@@ -1,13 +1,13 @@
 #include "errors.h"
 
-#include "addon_data.h"
-
 #include <bpf/libbpf.h>
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+
+#include "addon_data.h"
 
 namespace kernscope {
 namespace {
@@ -63,8 +63,6 @@ void ThrowBpfError(Napi::Env env, const std::string& op, int err, const std::str
   throw Napi::Error(env, error);
 }
 
-void ThrowUsage(Napi::Env env, const std::string& message) {
-  throw Napi::TypeError::New(env, message);
-}
+void ThrowUsage(Napi::Env env, const std::string& message) { throw Napi::TypeError::New(env, message); }
 
 }  // namespace kernscope

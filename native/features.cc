@@ -84,7 +84,8 @@ Napi::Value KernelFeatures(const Napi::CallbackInfo& info) {
   Napi::Object attach = Napi::Object::New(env);
   attach.Set("tracepoint", ToJs(env, tracepoint));
   attach.Set("raw_tp", ToJs(env, ProgType(BPF_PROG_TYPE_RAW_TRACEPOINT)));
-  attach.Set("tp_btf", ToJs(env, TryTracing(vmlinux, "btf_trace_sched_switch", BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP)));
+  attach.Set("tp_btf",
+             ToJs(env, TryTracing(vmlinux, "btf_trace_sched_switch", BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP)));
   attach.Set("fentry", ToJs(env, TryTracing(vmlinux, "do_nanosleep", BTF_KIND_FUNC, BPF_TRACE_FENTRY)));
   attach.Set("fexit", ToJs(env, TryTracing(vmlinux, "do_nanosleep", BTF_KIND_FUNC, BPF_TRACE_FEXIT)));
   attach.Set("kprobe", ToJs(env, kprobe));

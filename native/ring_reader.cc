@@ -66,8 +66,8 @@ size_t RingResource::Drain(uint8_t* batch, size_t capacity) {
   used_ = 0;
   if (!pending_.empty()) {
     if (!Append(pending_.data(), pending_.size())) {
-      throw Napi::RangeError::New(env_, "batch buffer is smaller than one record (" +
-                                            std::to_string(pending_.size()) + " bytes)");
+      throw Napi::RangeError::New(
+          env_, "batch buffer is smaller than one record (" + std::to_string(pending_.size()) + " bytes)");
     }
     pending_.clear();
   }

@@ -71,7 +71,8 @@ export class Agent {
     try {
       const layout = RecordLayout.fromObject(loaded.object, definition.record.struct);
       const recordType = loaded.object.enumValues('ks_record_type')[definition.record.type];
-      if (recordType === undefined) throw new Error(`${definition.name}: no ${definition.record.type} in enum ks_record_type`);
+      if (recordType === undefined)
+        throw new Error(`${definition.name}: no ${definition.record.type} in enum ks_record_type`);
       const aggregator = new ProbeAggregator(definition, layout, recordType, {
         maxSeriesPerMetric: this.options.maxSeriesPerMetric,
       });

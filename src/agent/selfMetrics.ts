@@ -40,10 +40,15 @@ export function selfMetricFamilies(agent: Agent): MetricFamily[] {
       'counter',
       perProbe((p) => p.drain.batches),
     ),
-    new ComputedFamily('kernscope_probe_up', 'Whether the probe is attached (1) or could not attach (0).', 'gauge', () => [
-      ...agent.running.map((p) => ({ labels: { probe: p.loaded.definition.name }, value: 1 })),
-      ...agent.failed.map((f) => ({ labels: { probe: f.name }, value: 0 })),
-    ]),
+    new ComputedFamily(
+      'kernscope_probe_up',
+      'Whether the probe is attached (1) or could not attach (0).',
+      'gauge',
+      () => [
+        ...agent.running.map((p) => ({ labels: { probe: p.loaded.definition.name }, value: 1 })),
+        ...agent.failed.map((f) => ({ labels: { probe: f.name }, value: 0 })),
+      ],
+    ),
     new ComputedFamily('kernscope_probe_info', 'The attach variant each probe program uses (value 1).', 'gauge', () =>
       agent.running.flatMap((p) =>
         p.loaded.chosen.map(({ variant }) => ({
@@ -61,9 +66,12 @@ export function selfMetricFamilies(agent: Agent): MetricFamily[] {
           p.aggregator.counters.map((c) => ({ labels: { metric: c.name }, value: c.overflowCount })),
         ),
     ),
-    new ComputedFamily('kernscope_build_info', 'kernscope, libbpf, Node.js and kernel versions (value 1).', 'gauge', () => [
-      { labels: { ...info }, value: 1 },
-    ]),
+    new ComputedFamily(
+      'kernscope_build_info',
+      'kernscope, libbpf, Node.js and kernel versions (value 1).',
+      'gauge',
+      () => [{ labels: { ...info }, value: 1 }],
+    ),
   ];
   if (agent.options.bpfStats) {
     const stats = (pick: (s: { runCount: number; runTimeNs: number }) => number) => (): Sample[] =>
@@ -74,7 +82,12 @@ export function selfMetricFamilies(agent: Agent): MetricFamily[] {
         })),
       );
     families.push(
-      new ComputedFamily('kernscope_bpf_program_runs_total', 'Times each BPF program ran (BPF_ENABLE_STATS).', 'counter', stats((s) => s.runCount)),
+      new ComputedFamily(
+        'kernscope_bpf_program_runs_total',
+        'Times each BPF program ran (BPF_ENABLE_STATS).',
+        'counter',
+        stats((s) => s.runCount),
+      ),
       new ComputedFamily(
         'kernscope_bpf_program_run_seconds_total',
         'Kernel time spent in each BPF program (BPF_ENABLE_STATS).',

@@ -26,7 +26,7 @@ export class ByteKeyTable {
   find(key: Uint32Array): number {
     const mask = this.slots.length - 1;
     for (let slot = this.hash(key) & mask; ; slot = (slot + 1) & mask) {
-      const id = this.slots[slot]!;
+      const id = this.slots[slot];
       if (id === EMPTY || this.matches(id, key)) return id;
     }
   }
@@ -48,7 +48,7 @@ export class ByteKeyTable {
   private hash(key: Uint32Array | number): number {
     let h = 0x811c9dc5;
     for (let i = 0; i < this.words; i++) {
-      const word = typeof key === 'number' ? this.keys[key * this.words + i]! : key[i]!;
+      const word = typeof key === 'number' ? this.keys[key * this.words + i] : key[i];
       h = Math.imul(h ^ word, 0x01000193);
       h ^= h >>> 15;
     }

@@ -45,7 +45,9 @@ export class RecordCounter implements MetricFamily {
   ) {
     for (const { label, field } of labels) {
       if (!LABEL_KINDS.has(field.kind)) {
-        throw new Error(`${name}: label '${label}' reads field '${field.name}' of kind ${field.kind}; labels take strings or integers up to 32 bits`);
+        throw new Error(
+          `${name}: label '${label}' reads field '${field.name}' of kind ${field.kind}; labels take strings or integers up to 32 bits`,
+        );
       }
     }
     const words = labels.reduce((sum, source) => sum + wordsFor(source.field), 0);
@@ -76,7 +78,7 @@ export class RecordCounter implements MetricFamily {
   collect(): Sample[] {
     const samples: Sample[] = [];
     for (let id = 0; id < this.table.size; id++) {
-      samples.push({ labels: this.labelsOf(id), value: this.values[id]! });
+      samples.push({ labels: this.labelsOf(id), value: this.values[id] });
     }
     if (this.overflowValue > 0) {
       const labels = Object.fromEntries(this.labels.map((source) => [source.label, OVERFLOW_LABEL_VALUE]));

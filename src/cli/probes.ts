@@ -56,7 +56,10 @@ export function probeReports(): { features: ReturnType<typeof addon.kernelFeatur
 export function probesCommand(argv: string[]): number {
   let json: boolean | undefined;
   try {
-    const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    const { values } = parseArgs({
+      args: argv,
+      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
     if (values.help) {
       process.stdout.write(PROBES_HELP);
       return 0;
@@ -77,9 +80,13 @@ export function probesCommand(argv: string[]): number {
   const kinds = Object.entries(features.attach)
     .map(([kind, v]) => `${kind}=${v.ok ? 'yes' : 'no'}`)
     .join(' ');
-  process.stdout.write(`kernel: btf=${features.btf ? 'yes' : 'no'} ringbuf=${features.ringbuf ? 'yes' : 'no'} ${kinds}\n\n`);
+  process.stdout.write(
+    `kernel: btf=${features.btf ? 'yes' : 'no'} ringbuf=${features.ringbuf ? 'yes' : 'no'} ${kinds}\n\n`,
+  );
   for (const p of report.probes) {
-    const status = p.supported ? p.attach.map((a) => describeVariant({ kind: a.kind as never, program: a.program, target: a.target })).join(', ') : 'UNSUPPORTED';
+    const status = p.supported
+      ? p.attach.map((a) => describeVariant({ kind: a.kind as never, program: a.program, target: a.target })).join(', ')
+      : 'UNSUPPORTED';
     process.stdout.write(`${p.probe.padEnd(12)} ${status}\n    ${p.summary}\n`);
     for (const r of p.rejected) process.stdout.write(`    skipped ${r.kind}: ${r.reason}\n`);
   }

@@ -73,7 +73,8 @@ export function parseRunOptions(argv: string[]): AgentOptions | 'help' {
     tgid: integer('--pid', parsed.pid),
     cgroup: parsed.cgroup,
     ringBytes,
-    wakeupBytes: integer('--wakeup-bytes', parsed['wakeup-bytes']) ?? Math.min(DEFAULT_OPTIONS.wakeupBytes, ringBytes / 4),
+    wakeupBytes:
+      integer('--wakeup-bytes', parsed['wakeup-bytes']) ?? Math.min(DEFAULT_OPTIONS.wakeupBytes, ringBytes / 4),
     drainIntervalMs: integer('--drain-interval-ms', parsed['drain-interval-ms']) ?? DEFAULT_OPTIONS.drainIntervalMs,
     batchBytes: DEFAULT_OPTIONS.batchBytes,
     maxSeriesPerMetric: integer('--max-series', parsed['max-series']) ?? DEFAULT_OPTIONS.maxSeriesPerMetric,

@@ -76,7 +76,11 @@ export function validateOptions(options: AgentOptions): AgentOptions {
     throw new OptionError('--ring-bytes', options.ringBytes, 'a power of two of at least 4096');
   }
   if (!Number.isInteger(options.wakeupBytes) || options.wakeupBytes < 1 || options.wakeupBytes > options.ringBytes) {
-    throw new OptionError('--wakeup-bytes', options.wakeupBytes, `an integer from 1 to the ring size (${options.ringBytes})`);
+    throw new OptionError(
+      '--wakeup-bytes',
+      options.wakeupBytes,
+      `an integer from 1 to the ring size (${options.ringBytes})`,
+    );
   }
   if (!Number.isInteger(options.drainIntervalMs) || options.drainIntervalMs < 1 || options.drainIntervalMs > 10000) {
     throw new OptionError('--drain-interval-ms', options.drainIntervalMs, 'an integer from 1 to 10000');

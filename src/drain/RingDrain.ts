@@ -50,7 +50,7 @@ export class RingDrain {
       const used = this.reader.drain();
       if (used === 0) break;
       this.batches++;
-      for (let offset = 0; offset < used; ) {
+      for (let offset = 0; offset < used;) {
         const length = view.getUint32(offset, true);
         this.sink.onRecord(view, offset + RECORD_PREFIX, length);
         offset += RECORD_PREFIX + ((length + 7) & ~7);

@@ -20,7 +20,8 @@ export function cgroup2Mount(mountinfo = readFileSync('/proc/self/mountinfo', 'u
 /** The id (inode) and depth of a cgroup v2 directory, or an error naming the fix. */
 export function resolveCgroup(cgroupPath: string): CgroupTarget {
   const mount = cgroup2Mount();
-  if (!mount) throw new Error('cgroup filter needs cgroup v2, which is not mounted (mount -t cgroup2 none /sys/fs/cgroup)');
+  if (!mount)
+    throw new Error('cgroup filter needs cgroup v2, which is not mounted (mount -t cgroup2 none /sys/fs/cgroup)');
   const absolute = path.resolve(cgroupPath.startsWith('/') ? cgroupPath : path.join(mount, cgroupPath));
   const relative = path.relative(mount, absolute);
   if (relative.startsWith('..')) throw new Error(`cgroup ${cgroupPath} is not under the cgroup v2 mount ${mount}`);

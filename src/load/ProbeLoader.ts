@@ -166,4 +166,3 @@ export class ProbeLoader {
     return chosen.find((c) => c.variant.program === named) ?? (chosen.length === 1 ? chosen[0] : undefined);
   }
 }
-

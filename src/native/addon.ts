@@ -20,7 +20,15 @@ export class BpfError extends Error {
 }
 
 export type AttachKind = 'tracepoint' | 'raw_tp' | 'tp_btf' | 'kprobe' | 'kretprobe' | 'fentry' | 'fexit';
-export const ATTACH_KINDS: readonly AttachKind[] = ['tp_btf', 'raw_tp', 'tracepoint', 'fentry', 'fexit', 'kprobe', 'kretprobe'];
+export const ATTACH_KINDS: readonly AttachKind[] = [
+  'tp_btf',
+  'raw_tp',
+  'tracepoint',
+  'fentry',
+  'fexit',
+  'kprobe',
+  'kretprobe',
+];
 
 export interface ProgramInfo {
   name: string;
