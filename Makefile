@@ -5,15 +5,17 @@ SHELL := /bin/bash
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86_64/' -e 's/aarch64/arm64/')
 BPF_ARCH := $(if $(filter arm64,$(ARCH)),arm64,x86)
 CLANG ?= clang
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wextra -Werror \
-	-Wno-unused-parameter -I bpf -I bpf/vmlinux/$(ARCH)
+BPF_WARNINGS := -Wall -Wextra -Werror -Wno-unused-parameter
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) $(BPF_WARNINGS) -I bpf -I bpf/vmlinux/$(ARCH)
 BPF_SOURCES := $(wildcard bpf/*.bpf.c)
 BPF_OBJECTS := $(patsubst bpf/%.bpf.c,dist/bpf/%.bpf.o,$(BPF_SOURCES))
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool \
 	clang-format prometheus libbpf-tools bpftrace iproute2 make g++ python3
 LISTEN ?= :9478
 
-.PHONY: deps build bpf run test lint format bench clean
+ADDON := build/Release/kernscope.node
+
+.PHONY: deps build bpf bpf-arch-check run test lint format bench clean
 
 deps: .deps-stamp
 .deps-stamp: package.json package-lock.json
@@ -29,13 +31,25 @@ dist/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h bpf/vmlinux/$(ARCH)/vmlinux.h
 	llvm-strip -g $@.tmp
 	mv $@.tmp $@
 
-build: deps bpf
+# npm ci builds the addon on a fresh clone; this rebuilds it after native/ edits.
+$(ADDON): .deps-stamp binding.gyp native/*.cc native/*.h
+	npx node-gyp rebuild
+	@touch $@
+
+# The BPF sources must compile for every architecture we ship, not just this one.
+bpf-arch-check:
+	for src in $(BPF_SOURCES); do \
+		$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 $(BPF_WARNINGS) -I bpf -I bpf/vmlinux/x86_64 -c $$src -o /dev/null && \
+		$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_arm64 $(BPF_WARNINGS) -I bpf -I bpf/vmlinux/arm64 -c $$src -o /dev/null || exit 1; \
+	done
+
+build: deps bpf $(ADDON)
 	npx tsc -p tsconfig.json
 
 run: build
 	node dist/src/cli/main.js run --listen $(LISTEN)
 
-lint: deps
+lint: deps bpf-arch-check
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint src test bench
 	npx prettier --check src test bench

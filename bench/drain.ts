@@ -1,0 +1,314 @@
+// Side-by-side drain benchmark: the pure C libbpf consumer (bench/c_consumer.c)
+// against kernscope's own drain -> decode -> aggregate path (RingDrain,
+// RecordLayout, ProbeAggregator), on the same records from bpf/loadgen.bpf.c.
+// Both fill the ring with BPF_PROG_TEST_RUN, then time only the drain.
+//
+// usage: node dist/bench/drain.js [--json] [--rows 8192,65536] [--records N] [--trials N]
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
+import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
+import { RecordLayout } from '../src/decode/RecordLayout';
+import { RingDrain } from '../src/drain/RingDrain';
+import type { NativeBpfObject } from '../src/native/addon';
+import { PACKAGE_ROOT, addon } from '../src/native/addon';
+import { execProbe } from '../src/probes/exec';
+
+const OBJECT_PATH = path.join(PACKAGE_ROOT, 'dist', 'bpf', 'loadgen.bpf.o');
+const C_CONSUMER = path.join(PACKAGE_ROOT, 'dist', 'bench', 'c_consumer');
+const COMMS = 16; // loadgen cycles through loadgen-a .. loadgen-p
+const RING_HEADER = 8; // kernel ring sample header (BPF_RINGBUF_HDR_SZ)
+const GATE_RATIO = 4;
+const AIM_RATIO = 2;
+// Enough onRecord calls for TurboFan to optimise the whole path before timing.
+const WARMUP_RECORDS = 1 << 18;
+
+interface Settings {
+  json: boolean;
+  rows: number[];
+  records: number;
+  trials: number;
+}
+
+interface Measurement {
+  consumer: string;
+  records: number;
+  nsPerRecord: number;
+  /** Native calls, including the final one of each drain that finds the ring empty. */
+  calls: number;
+  recordsPerCall: number;
+  lost: number;
+}
+
+interface Row {
+  recordsPerRound: number;
+  rounds: number;
+  ringBytes: number;
+  c: Measurement;
+  kernscope: Measurement;
+  /** kernscope ns/record over C ns/record, from the median trial of each. */
+  ratio: number;
+}
+
+const USAGE = 'usage: node dist/bench/drain.js [--json] [--rows 8192,65536] [--records N] [--trials N]';
+
+function positiveInt(flag: string, text: string | undefined): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`invalid ${flag}: ${text}; expected a positive integer\n${USAGE}`);
+  return value;
+}
+
+function parseArgs(argv: string[]): Settings {
+  const settings: Settings = { json: false, rows: [8192, 65536], records: 1 << 22, trials: 3 };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--json') settings.json = true;
+    else if (arg === '--rows') settings.rows = (argv[++i] ?? '').split(',').map((r) => positiveInt('--rows', r));
+    else if (arg === '--records') settings.records = positiveInt('--records', argv[++i]);
+    else if (arg === '--trials') settings.trials = positiveInt('--trials', argv[++i]);
+    else throw new Error(`unknown argument ${arg}\n${USAGE}`);
+  }
+  return settings;
+}
+
+function machine(): Record<string, string | number> {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  let clang = 'not found';
+  try {
+    clang = execFileSync(process.env.CLANG ?? 'clang', ['--version'], { encoding: 'utf8' }).split('\n')[0]!;
+  } catch {
+    // Only informational: the objects may have been built elsewhere.
+  }
+  return {
+    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    kernel: os.release(),
+    libbpf: addon.libbpfVersion(),
+    node: process.version,
+    clang,
+  };
+}
+
+function median(values: Measurement[]): Measurement {
+  const sorted = [...values].sort((a, b) => a.nsPerRecord - b.nsPerRecord);
+  return sorted[(sorted.length - 1) >> 1]!;
+}
+
+function nextPowerOfTwo(n: number): number {
+  let p = 4096;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** Failed reservations summed over CPUs, as agent/selfMetrics.ts lostEvents() does. */
+function lostEvents(object: NativeBpfObject): number {
+  const value = object.lookup('drops', new Uint8Array(4));
+  if (!value) return 0;
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  let sum = 0;
+  for (let offset = 0; offset + 8 <= value.byteLength; offset += 8) sum += Number(view.getBigUint64(offset, true));
+  return sum;
+}
+
+function runC(perRound: number, rounds: number, ringBytes: number): Measurement {
+  const args = [OBJECT_PATH, String(perRound), String(rounds), String(ringBytes)];
+  const out = JSON.parse(execFileSync(C_CONSUMER, args, { encoding: 'utf8' })) as {
+    records: number;
+    ns_per_record: number;
+    lost: number;
+    distinct_comms: number;
+    calls: number;
+  };
+  if (out.distinct_comms !== COMMS || out.records + out.lost !== perRound * rounds) {
+    throw new Error(`c_consumer counts do not verify: ${JSON.stringify(out)}`);
+  }
+  return {
+    consumer: 'c-libbpf',
+    records: out.records,
+    nsPerRecord: out.ns_per_record,
+    calls: out.calls,
+    recordsPerCall: out.records / out.calls,
+    lost: out.lost,
+  };
+}
+
+/** kernscope's real path over one loaded loadgen object, kept across trials so the JIT stays hot. */
+class KernscopeBench {
+  private readonly object: NativeBpfObject;
+  private readonly aggregator: ProbeAggregator;
+  private readonly drain: RingDrain;
+  /** Records the generator was asked for, warm-up included. */
+  private produced = 0;
+  private drainCalls = 0;
+
+  constructor(
+    private readonly perRound: number,
+    readonly ringBytes: number,
+  ) {
+    this.object = new addon.BpfObject(OBJECT_PATH, 'loadgen');
+    this.object.setMaxEntries('events', ringBytes);
+    // All ones: the producer never wakes anyone; we drain by calling drain().
+    this.object.setConstant('wakeup_bytes', new Uint8Array(8).fill(0xff));
+    this.object.load();
+    const layout = RecordLayout.fromObject(this.object, execProbe.record.struct);
+    const recordType = this.object.enumValues('ks_record_type')[execProbe.record.type];
+    if (recordType === undefined) throw new Error(`loadgen.bpf.o has no ${execProbe.record.type}`);
+    this.aggregator = new ProbeAggregator(execProbe, layout, recordType, {
+      maxSeriesPerMetric: DEFAULT_OPTIONS.maxSeriesPerMetric,
+    });
+    // Constructed but not started: no poll, no timer; the loop below drives it.
+    this.drain = new RingDrain(this.object, this.aggregator, {
+      batchBytes: DEFAULT_OPTIONS.batchBytes,
+      intervalMs: DEFAULT_OPTIONS.drainIntervalMs,
+    });
+  }
+
+  warmUp(): void {
+    this.run(Math.ceil(WARMUP_RECORDS / this.perRound));
+  }
+
+  run(rounds: number): Measurement {
+    const before = { records: this.drain.records, batches: this.drain.batches, calls: this.drainCalls };
+    const lostBefore = lostEvents(this.object);
+    const args = [this.perRound];
+    let ns = 0n;
+    for (let round = 0; round < rounds; round++) {
+      const retval = this.object.testRun('loadgen', args);
+      if (retval !== 0) throw new Error(`loadgen returned ${retval}`);
+      this.produced += this.perRound;
+      const t0 = process.hrtime.bigint();
+      this.drain.drain();
+      ns += process.hrtime.bigint() - t0;
+      this.drainCalls++;
+    }
+    const records = this.drain.records - before.records;
+    // Each drain() ends with one native call that finds the ring empty.
+    const calls = this.drain.batches - before.batches + (this.drainCalls - before.calls);
+    return {
+      consumer: 'kernscope',
+      records,
+      nsPerRecord: records ? Number(ns) / records : 0,
+      calls,
+      recordsPerCall: records / calls,
+      lost: lostEvents(this.object) - lostBefore,
+    };
+  }
+
+  /** Problems with the aggregated counts, if any: every record counted once, under one of 16 comms. */
+  verify(): string[] {
+    const problems: string[] = [];
+    const lost = lostEvents(this.object);
+    if (this.aggregator.invalid !== 0) problems.push(`${this.aggregator.invalid} records failed the header check`);
+    if (this.drain.records + lost !== this.produced) {
+      problems.push(`drained ${this.drain.records} + lost ${lost} != produced ${this.produced}`);
+    }
+    for (const counter of this.aggregator.counters) {
+      const samples = counter.collect();
+      const sum = samples.reduce((total, s) => total + s.value, 0);
+      const comms = new Set(samples.map((s) => s.labels.comm));
+      if (sum !== this.produced - lost) problems.push(`${counter.name} sums to ${sum}, expected ${this.produced - lost}`);
+      if (counter.overflowCount !== 0) problems.push(`${counter.name} overflowed ${counter.overflowCount} records`);
+      const expected = Array.from({ length: COMMS }, (_, i) => `loadgen-${String.fromCharCode(97 + i)}`);
+      if (comms.size !== COMMS || !expected.every((comm) => comms.has(comm))) {
+        problems.push(`${counter.name} has comms [${[...comms].join(', ')}], expected loadgen-a..loadgen-p`);
+      }
+      // Without loss, loadgen's round-robin makes every comm's count exact.
+      if (lost === 0 && this.perRound % COMMS === 0) {
+        const each = this.produced / COMMS;
+        const off = samples.filter((s) => s.value !== each);
+        if (off.length) problems.push(`${counter.name}: comms not at ${each} each: ${JSON.stringify(off)}`);
+      }
+    }
+    return problems;
+  }
+
+  close(): void {
+    this.drain.stop();
+    this.object.close();
+  }
+}
+
+function benchRow(perRound: number, settings: Settings, slotBytes: number, problems: string[]): Row {
+  const rounds = Math.ceil(settings.records / perRound);
+  const ringBytes = nextPowerOfTwo(perRound * slotBytes);
+  const bench = new KernscopeBench(perRound, ringBytes);
+  const c: Measurement[] = [];
+  const ks: Measurement[] = [];
+  try {
+    bench.warmUp();
+    // Interleaved, so drift on a shared VM hits both consumers alike.
+    for (let trial = 0; trial < settings.trials; trial++) {
+      c.push(runC(perRound, rounds, ringBytes));
+      ks.push(bench.run(rounds));
+    }
+    problems.push(...bench.verify().map((p) => `kernscope, ${perRound} records/round: ${p}`));
+  } finally {
+    bench.close();
+  }
+  const cMedian = median(c);
+  const ksMedian = median(ks);
+  return { recordsPerRound: perRound, rounds, ringBytes, c: cMedian, kernscope: ksMedian, ratio: ksMedian.nsPerRecord / cMedian.nsPerRecord };
+}
+
+function printTable(info: Record<string, string | number>, settings: Settings, rows: Row[]): void {
+  console.log(`cpu: ${info.cpu} (${info.cores} cores)  kernel: ${info.kernel}  libbpf: ${info.libbpf}`);
+  console.log(`node: ${info.node}  clang: ${info.clang}`);
+  console.log(
+    `workload: loadgen exec_record, ${settings.records} records per trial, median of ${settings.trials} trials; ` +
+      `kernscope batch ${DEFAULT_OPTIONS.batchBytes} bytes\n`,
+  );
+  const header = ['records/round', 'ring', 'consumer', 'records', 'ns/record', 'records/call', 'lost'];
+  const lines = rows.flatMap((row) =>
+    [row.c, row.kernscope].map((m) => [
+      String(row.recordsPerRound),
+      `${row.ringBytes / (1 << 20)} MiB`,
+      m.consumer,
+      String(m.records),
+      m.nsPerRecord.toFixed(2),
+      m.recordsPerCall.toFixed(1),
+      String(m.lost),
+    ]),
+  );
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  for (const line of [header, ...lines]) console.log(line.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
+  console.log();
+  for (const row of rows) {
+    const verdict = row.ratio <= AIM_RATIO ? 'meets aim' : row.ratio <= GATE_RATIO ? 'passes gate, misses aim' : 'FAILS gate';
+    console.log(
+      `ratio kernscope/C at ${row.recordsPerRound} records/round: ${row.ratio.toFixed(2)} ` +
+        `(gate <= ${GATE_RATIO}, aim <= ${AIM_RATIO}: ${verdict})`,
+    );
+  }
+}
+
+function main(): number {
+  const settings = parseArgs(process.argv.slice(2));
+  if (!fs.existsSync(C_CONSUMER)) throw new Error(`${C_CONSUMER} is missing: run make -C bench`);
+  const info = machine();
+  // Slot size from the object's BTF, as the kernel lays samples out: header + record, 8-aligned.
+  const probe = new addon.BpfObject(OBJECT_PATH, 'loadgen');
+  const recordBytes = RecordLayout.fromObject(probe, execProbe.record.struct).size;
+  probe.close();
+  const slotBytes = (RING_HEADER + recordBytes + 7) & ~7;
+
+  const problems: string[] = [];
+  const rows = settings.rows.map((perRound) => benchRow(perRound, settings, slotBytes, problems));
+
+  if (settings.json) {
+    console.log(JSON.stringify({ machine: info, settings, batchBytes: DEFAULT_OPTIONS.batchBytes, rows, problems }, null, 2));
+  } else {
+    printTable(info, settings, rows);
+  }
+  for (const problem of problems) console.error(`counts do not verify: ${problem}`);
+  return problems.length ? 1 : 0;
+}
+
+try {
+  process.exitCode = main();
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+}
