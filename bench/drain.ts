@@ -1,7 +1,9 @@
 // Side-by-side drain benchmark: the pure C libbpf consumer (bench/c_consumer.c)
 // against kernscope's own drain -> decode -> aggregate path (RingDrain,
 // RecordLayout, ProbeAggregator), on the same records from bpf/loadgen.bpf.c.
-// Both fill the ring with BPF_PROG_TEST_RUN, then time only the drain.
+// Both fill the ring with BPF_PROG_TEST_RUN, then time only the drain. Every
+// trial of every consumer runs in its own process, so one consumer's JIT
+// feedback (e.g. a second sink type at RingDrain's call site) cannot slow another.
 //
 // usage: node dist/bench/drain.js [--json] [--rows 8192,65536] [--records N] [--trials N]
 import { execFileSync } from 'node:child_process';
@@ -12,6 +14,7 @@ import path from 'node:path';
 import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
 import { RecordLayout } from '../src/decode/RecordLayout';
+import type { RecordSink } from '../src/drain/RingDrain';
 import { RingDrain } from '../src/drain/RingDrain';
 import type { NativeBpfObject } from '../src/native/addon';
 import { PACKAGE_ROOT, addon } from '../src/native/addon';
@@ -25,10 +28,13 @@ const GATE_RATIO = 4;
 const AIM_RATIO = 2;
 // Enough onRecord calls for TurboFan to optimise the whole path before timing.
 const WARMUP_RECORDS = 1 << 18;
+const USAGE = 'usage: node dist/bench/drain.js [--json] [--rows 8192,65536] [--records N] [--trials N]';
 
 interface Settings {
   json: boolean;
+  /** Records per round, one table row group each. */
   rows: number[];
+  /** Records per trial (rounded up to whole rounds). */
   records: number;
   trials: number;
 }
@@ -37,7 +43,7 @@ interface Measurement {
   consumer: string;
   records: number;
   nsPerRecord: number;
-  /** Native calls, including the final one of each drain that finds the ring empty. */
+  /** Native calls, including the last one of each drain, which finds the ring empty. */
   calls: number;
   recordsPerCall: number;
   lost: number;
@@ -47,24 +53,26 @@ interface Row {
   recordsPerRound: number;
   rounds: number;
   ringBytes: number;
-  c: Measurement;
-  kernscope: Measurement;
-  /** kernscope ns/record over C ns/record, from the median trial of each. */
+  /** Median trial of each consumer: c-libbpf, kernscope, kernscope-noop-sink. */
+  results: Measurement[];
+  /** kernscope ns/record over c-libbpf ns/record. */
   ratio: number;
 }
 
-const USAGE = 'usage: node dist/bench/drain.js [--json] [--rows 8192,65536] [--records N] [--trials N]';
+type Mode = 'aggregate' | 'noop';
 
 function positiveInt(flag: string, text: string | undefined): number {
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`invalid ${flag}: ${text}; expected a positive integer\n${USAGE}`);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new Error(`invalid ${flag}: ${text}; expected a positive integer\n${USAGE}`);
+  }
   return value;
 }
 
 function parseArgs(argv: string[]): Settings {
-  const settings: Settings = { json: false, rows: [8192, 65536], records: 1 << 22, trials: 3 };
+  const settings: Settings = { json: false, rows: [8192, 65536], records: 1 << 22, trials: 5 };
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (arg === '--json') settings.json = true;
     else if (arg === '--rows') settings.rows = (argv[++i] ?? '').split(',').map((r) => positiveInt('--rows', r));
     else if (arg === '--records') settings.records = positiveInt('--records', argv[++i]);
@@ -78,7 +86,7 @@ function machine(): Record<string, string | number> {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
   let clang = 'not found';
   try {
-    clang = execFileSync(process.env.CLANG ?? 'clang', ['--version'], { encoding: 'utf8' }).split('\n')[0]!;
+    clang = execFileSync(process.env.CLANG ?? 'clang', ['--version'], { encoding: 'utf8' }).split('\n')[0];
   } catch {
     // Only informational: the objects may have been built elsewhere.
   }
@@ -94,7 +102,7 @@ function machine(): Record<string, string | number> {
 
 function median(values: Measurement[]): Measurement {
   const sorted = [...values].sort((a, b) => a.nsPerRecord - b.nsPerRecord);
-  return sorted[(sorted.length - 1) >> 1]!;
+  return sorted[(sorted.length - 1) >> 1];
 }
 
 function nextPowerOfTwo(n: number): number {
@@ -113,6 +121,7 @@ function lostEvents(object: NativeBpfObject): number {
   return sum;
 }
 
+/** One run of the C baseline; it checks its own counts and exits non-zero when they are off. */
 function runC(perRound: number, rounds: number, ringBytes: number): Measurement {
   const args = [OBJECT_PATH, String(perRound), String(rounds), String(ringBytes)];
   const out = JSON.parse(execFileSync(C_CONSUMER, args, { encoding: 'utf8' })) as {
@@ -135,10 +144,15 @@ function runC(perRound: number, rounds: number, ringBytes: number): Measurement 
   };
 }
 
-/** kernscope's real path over one loaded loadgen object, kept across trials so the JIT stays hot. */
+/**
+ * kernscope's real path over one loaded loadgen object, kept across trials so
+ * the JIT stays hot. Mode 'noop' hands records to an empty sink instead of the
+ * aggregator: the difference between the two is the per-record JS decode and
+ * aggregation cost.
+ */
 class KernscopeBench {
   private readonly object: NativeBpfObject;
-  private readonly aggregator: ProbeAggregator;
+  private readonly aggregator: ProbeAggregator | undefined;
   private readonly drain: RingDrain;
   /** Records the generator was asked for, warm-up included. */
   private produced = 0;
@@ -146,24 +160,33 @@ class KernscopeBench {
 
   constructor(
     private readonly perRound: number,
-    readonly ringBytes: number,
+    ringBytes: number,
+    private readonly mode: Mode,
   ) {
     this.object = new addon.BpfObject(OBJECT_PATH, 'loadgen');
-    this.object.setMaxEntries('events', ringBytes);
-    // All ones: the producer never wakes anyone; we drain by calling drain().
-    this.object.setConstant('wakeup_bytes', new Uint8Array(8).fill(0xff));
-    this.object.load();
-    const layout = RecordLayout.fromObject(this.object, execProbe.record.struct);
-    const recordType = this.object.enumValues('ks_record_type')[execProbe.record.type];
-    if (recordType === undefined) throw new Error(`loadgen.bpf.o has no ${execProbe.record.type}`);
-    this.aggregator = new ProbeAggregator(execProbe, layout, recordType, {
-      maxSeriesPerMetric: DEFAULT_OPTIONS.maxSeriesPerMetric,
-    });
-    // Constructed but not started: no poll, no timer; the loop below drives it.
-    this.drain = new RingDrain(this.object, this.aggregator, {
-      batchBytes: DEFAULT_OPTIONS.batchBytes,
-      intervalMs: DEFAULT_OPTIONS.drainIntervalMs,
-    });
+    try {
+      this.object.setMaxEntries('events', ringBytes);
+      // All ones: the producer never wakes anyone; the loop below drains.
+      this.object.setConstant('wakeup_bytes', new Uint8Array(8).fill(0xff));
+      this.object.load();
+      let sink: RecordSink = { onRecord: () => {} };
+      if (mode === 'aggregate') {
+        const layout = RecordLayout.fromObject(this.object, execProbe.record.struct);
+        const recordType = this.object.enumValues('ks_record_type')[execProbe.record.type];
+        if (recordType === undefined) throw new Error(`loadgen.bpf.o has no ${execProbe.record.type}`);
+        this.aggregator = new ProbeAggregator(execProbe, layout, recordType, {
+          maxSeriesPerMetric: DEFAULT_OPTIONS.maxSeriesPerMetric,
+        });
+        sink = this.aggregator;
+      }
+      // Constructed but not started: no poll, no timer.
+      this.drain = new RingDrain(this.object, sink, {
+        intervalMs: DEFAULT_OPTIONS.drainIntervalMs,
+      });
+    } catch (error) {
+      this.object.close();
+      throw error;
+    }
   }
 
   warmUp(): void {
@@ -188,7 +211,7 @@ class KernscopeBench {
     // Each drain() ends with one native call that finds the ring empty.
     const calls = this.drain.batches - before.batches + (this.drainCalls - before.calls);
     return {
-      consumer: 'kernscope',
+      consumer: this.mode === 'aggregate' ? 'kernscope' : 'kernscope-noop-sink',
       records,
       nsPerRecord: records ? Number(ns) / records : 0,
       calls,
@@ -197,29 +220,31 @@ class KernscopeBench {
     };
   }
 
-  /** Problems with the aggregated counts, if any: every record counted once, under one of 16 comms. */
+  /** What is wrong with the counts, if anything: every record counted once, under one of 16 comms. */
   verify(): string[] {
     const problems: string[] = [];
     const lost = lostEvents(this.object);
+    const drained = this.drain.records;
+    if (drained + lost !== this.produced)
+      problems.push(`drained ${drained} + lost ${lost} != produced ${this.produced}`);
+    if (!this.aggregator) return problems;
     if (this.aggregator.invalid !== 0) problems.push(`${this.aggregator.invalid} records failed the header check`);
-    if (this.drain.records + lost !== this.produced) {
-      problems.push(`drained ${this.drain.records} + lost ${lost} != produced ${this.produced}`);
-    }
+    const expected = Array.from({ length: COMMS }, (_, i) => `loadgen-${String.fromCharCode(97 + i)}`);
     for (const counter of this.aggregator.counters) {
       const samples = counter.collect();
       const sum = samples.reduce((total, s) => total + s.value, 0);
       const comms = new Set(samples.map((s) => s.labels.comm));
-      if (sum !== this.produced - lost) problems.push(`${counter.name} sums to ${sum}, expected ${this.produced - lost}`);
+      if (sum !== this.produced - lost)
+        problems.push(`${counter.name} sums to ${sum}, expected ${this.produced - lost}`);
       if (counter.overflowCount !== 0) problems.push(`${counter.name} overflowed ${counter.overflowCount} records`);
-      const expected = Array.from({ length: COMMS }, (_, i) => `loadgen-${String.fromCharCode(97 + i)}`);
       if (comms.size !== COMMS || !expected.every((comm) => comms.has(comm))) {
         problems.push(`${counter.name} has comms [${[...comms].join(', ')}], expected loadgen-a..loadgen-p`);
       }
       // Without loss, loadgen's round-robin makes every comm's count exact.
       if (lost === 0 && this.perRound % COMMS === 0) {
         const each = this.produced / COMMS;
-        const off = samples.filter((s) => s.value !== each);
-        if (off.length) problems.push(`${counter.name}: comms not at ${each} each: ${JSON.stringify(off)}`);
+        const off = samples.filter((s) => s.value !== each).map((s) => `${s.labels.comm}=${s.value}`);
+        if (off.length) problems.push(`${counter.name}: expected ${each} per comm, got ${off.join(' ')}`);
       }
     }
     return problems;
@@ -231,26 +256,38 @@ class KernscopeBench {
   }
 }
 
+/** One trial of kernscope in a child process (see child()); its count problems are added to `problems`. */
+function runKernscope(
+  mode: Mode,
+  perRound: number,
+  rounds: number,
+  ringBytes: number,
+  problems: string[],
+): Measurement {
+  const args = [__filename, '--child', mode, String(perRound), String(rounds), String(ringBytes)];
+  const out = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as ChildResult;
+  problems.push(...out.problems.map((p) => `${out.measurement.consumer}, ${perRound} records/round: ${p}`));
+  return out.measurement;
+}
+
 function benchRow(perRound: number, settings: Settings, slotBytes: number, problems: string[]): Row {
   const rounds = Math.ceil(settings.records / perRound);
   const ringBytes = nextPowerOfTwo(perRound * slotBytes);
-  const bench = new KernscopeBench(perRound, ringBytes);
-  const c: Measurement[] = [];
-  const ks: Measurement[] = [];
-  try {
-    bench.warmUp();
-    // Interleaved, so drift on a shared VM hits both consumers alike.
-    for (let trial = 0; trial < settings.trials; trial++) {
-      c.push(runC(perRound, rounds, ringBytes));
-      ks.push(bench.run(rounds));
-    }
-    problems.push(...bench.verify().map((p) => `kernscope, ${perRound} records/round: ${p}`));
-  } finally {
-    bench.close();
+  const trials: Measurement[][] = [[], [], []];
+  // Interleaved, so drift on a shared VM hits every consumer alike.
+  for (let trial = 0; trial < settings.trials; trial++) {
+    trials[0].push(runC(perRound, rounds, ringBytes));
+    trials[1].push(runKernscope('aggregate', perRound, rounds, ringBytes, problems));
+    trials[2].push(runKernscope('noop', perRound, rounds, ringBytes, problems));
   }
-  const cMedian = median(c);
-  const ksMedian = median(ks);
-  return { recordsPerRound: perRound, rounds, ringBytes, c: cMedian, kernscope: ksMedian, ratio: ksMedian.nsPerRecord / cMedian.nsPerRecord };
+  const results = trials.map(median);
+  return {
+    recordsPerRound: perRound,
+    rounds,
+    ringBytes,
+    results,
+    ratio: results[1].nsPerRecord / results[0].nsPerRecord,
+  };
 }
 
 function printTable(info: Record<string, string | number>, settings: Settings, rows: Row[]): void {
@@ -258,11 +295,11 @@ function printTable(info: Record<string, string | number>, settings: Settings, r
   console.log(`node: ${info.node}  clang: ${info.clang}`);
   console.log(
     `workload: loadgen exec_record, ${settings.records} records per trial, median of ${settings.trials} trials; ` +
-      `kernscope batch ${DEFAULT_OPTIONS.batchBytes} bytes\n`,
+      `kernscope reads the ring in place (zero-copy)\n`,
   );
   const header = ['records/round', 'ring', 'consumer', 'records', 'ns/record', 'records/call', 'lost'];
   const lines = rows.flatMap((row) =>
-    [row.c, row.kernscope].map((m) => [
+    row.results.map((m) => [
       String(row.recordsPerRound),
       `${row.ringBytes / (1 << 20)} MiB`,
       m.consumer,
@@ -272,11 +309,18 @@ function printTable(info: Record<string, string | number>, settings: Settings, r
       String(m.lost),
     ]),
   );
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  for (const line of [header, ...lines]) console.log(line.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  for (const line of [header, ...lines])
+    console.log(
+      line
+        .map((cell, i) => cell.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    );
   console.log();
   for (const row of rows) {
-    const verdict = row.ratio <= AIM_RATIO ? 'meets aim' : row.ratio <= GATE_RATIO ? 'passes gate, misses aim' : 'FAILS gate';
+    const verdict =
+      row.ratio <= AIM_RATIO ? 'meets aim' : row.ratio <= GATE_RATIO ? 'passes gate, misses aim' : 'FAILS gate';
     console.log(
       `ratio kernscope/C at ${row.recordsPerRound} records/round: ${row.ratio.toFixed(2)} ` +
         `(gate <= ${GATE_RATIO}, aim <= ${AIM_RATIO}: ${verdict})`,
@@ -284,11 +328,33 @@ function printTable(info: Record<string, string | number>, settings: Settings, r
   }
 }
 
+interface ChildResult {
+  measurement: Measurement;
+  problems: string[];
+}
+
+/** `--child MODE RECORDS_PER_ROUND ROUNDS RING_BYTES`: warm up, run one trial, verify, print one JSON line. */
+function child(argv: string[]): number {
+  const [mode, perRound, rounds, ringBytes] = argv;
+  if (mode !== 'aggregate' && mode !== 'noop') throw new Error(`--child: unknown mode ${mode}`);
+  const bench = new KernscopeBench(positiveInt('--child', perRound), positiveInt('--child', ringBytes), mode);
+  try {
+    bench.warmUp();
+    const measurement = bench.run(positiveInt('--child', rounds));
+    const result: ChildResult = { measurement, problems: bench.verify() };
+    console.log(JSON.stringify(result));
+  } finally {
+    bench.close();
+  }
+  return 0;
+}
+
 function main(): number {
+  if (process.argv[2] === '--child') return child(process.argv.slice(3));
   const settings = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(C_CONSUMER)) throw new Error(`${C_CONSUMER} is missing: run make -C bench`);
   const info = machine();
-  // Slot size from the object's BTF, as the kernel lays samples out: header + record, 8-aligned.
+  // Ring slot as the kernel lays samples out: header + record, 8-aligned; record size from BTF.
   const probe = new addon.BpfObject(OBJECT_PATH, 'loadgen');
   const recordBytes = RecordLayout.fromObject(probe, execProbe.record.struct).size;
   probe.close();
@@ -298,7 +364,8 @@ function main(): number {
   const rows = settings.rows.map((perRound) => benchRow(perRound, settings, slotBytes, problems));
 
   if (settings.json) {
-    console.log(JSON.stringify({ machine: info, settings, batchBytes: DEFAULT_OPTIONS.batchBytes, rows, problems }, null, 2));
+    const gate = { ratio: GATE_RATIO, aim: AIM_RATIO };
+    console.log(JSON.stringify({ machine: info, settings, gate, rows, problems }, null, 2));
   } else {
     printTable(info, settings, rows);
   }

@@ -3,7 +3,7 @@
 #include "kernscope.bpf.h"
 #include "exec.h"
 
-KS_EXPORT_RECORD(exec_record);
+KS_EXPORT_TYPE(exec_record);
 
 static __always_inline int emit_exec(struct task_struct *task, const char *filename)
 {

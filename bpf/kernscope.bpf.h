@@ -35,10 +35,10 @@ struct {
 } drops SEC(".maps");
 
 /*
- * Keeps a record struct in the object's BTF even though only pointers to it
- * appear in code; user space reads the record layout from there.
+ * Keeps a struct (a record, a map key or value) in the object's BTF even
+ * though code only uses pointers to it; user space reads its layout there.
  */
-#define KS_EXPORT_RECORD(name) struct name *ks_record_layout_##name __attribute__((unused))
+#define KS_EXPORT_TYPE(name) struct name *ks_type_##name __attribute__((unused))
 
 /* Record type numbers, likewise read from BTF by user space. */
 enum ks_record_type *ks_record_types __attribute__((unused));

@@ -7,7 +7,7 @@
 #include "kernscope.bpf.h"
 #include "exec.h"
 
-KS_EXPORT_RECORD(exec_record);
+KS_EXPORT_TYPE(exec_record);
 
 /* Distinct comm values the stream cycles through (at most 16). */
 const volatile __u32 loadgen_comms = 16;

@@ -1,26 +1,54 @@
 #include "ring_reader.h"
 
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cerrno>
-#include <cstring>
+#include <string>
 
 #include "errors.h"
 
 namespace kernscope {
 namespace {
 
-// Returned by the record callback to stop libbpf once the batch is full. The
-// record it was called with has been kept, so nothing is lost.
-constexpr int kBatchFull = -ENOSPC;
-constexpr size_t kRecordPrefix = 8;
-
-size_t Align8(size_t n) { return (n + 7) & ~static_cast<size_t>(7); }
+uint64_t LoadAcquire(const void* p) {
+  return __atomic_load_n(static_cast<const uint64_t*>(p), __ATOMIC_ACQUIRE);
+}
+uint32_t LoadAcquire32(const void* p) {
+  return __atomic_load_n(static_cast<const uint32_t*>(p), __ATOMIC_ACQUIRE);
+}
 
 }  // namespace
 
-RingResource::RingResource(Napi::Env env, int map_fd) : env_(env) {
-  LibbpfLog::Clear();
-  ring_ = ring_buffer__new(map_fd, &RingResource::OnRecord, this, nullptr);
-  if (ring_ == nullptr) ThrowBpfError(env, "open ring buffer", errno);
+RingMapping::RingMapping(int map_fd, uint32_t ring_size)
+    : size(ring_size), page_size(static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
+  consumer = mmap(nullptr, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+  if (consumer == MAP_FAILED) {
+    consumer = nullptr;
+    return;
+  }
+  producer = mmap(nullptr, page_size + 2 * static_cast<size_t>(size), PROT_READ, MAP_SHARED, map_fd,
+                  static_cast<off_t>(page_size));
+  if (producer == MAP_FAILED) producer = nullptr;
+}
+
+RingMapping::~RingMapping() {
+  if (consumer != nullptr) munmap(consumer, page_size);
+  if (producer != nullptr) munmap(producer, page_size + 2 * static_cast<size_t>(size));
+}
+
+RingResource::RingResource(Napi::Env env, int map_fd, uint32_t size)
+    : env_(env), map_fd_(map_fd), mapping_(std::make_shared<RingMapping>(map_fd, size)) {
+  if (!mapping_->ok()) ThrowBpfError(env, "mmap ring buffer", errno);
+  // The ArrayBuffer co-owns the mapping: it stays valid while JS can reach it.
+  auto* owner = new std::shared_ptr<RingMapping>(mapping_);
+  Napi::ArrayBuffer data = Napi::ArrayBuffer::New(
+      env, mapping_->data(), 2 * static_cast<size_t>(size),
+      [](Napi::Env, void*, std::shared_ptr<RingMapping>* hint) { delete hint; }, owner);
+  data_ = Napi::Persistent(data);
+  consumer_pos_ = scanned_pos_ = LoadAcquire(mapping_->consumer);
 }
 
 void RingResource::Release() {
@@ -31,49 +59,35 @@ void RingResource::Release() {
     poll_ = nullptr;
   }
   on_readable_.Reset();
-  if (ring_ != nullptr) {
-    ring_buffer__free(ring_);
-    ring_ = nullptr;
-  }
+  data_.Reset();
+  mapping_.reset();
 }
 
-bool RingResource::Append(const void* data, size_t size) {
-  size_t need = kRecordPrefix + Align8(size);
-  if (used_ + need > capacity_) return false;
-  uint32_t prefix[2] = {static_cast<uint32_t>(size), 0};
-  std::memcpy(batch_ + used_, prefix, sizeof(prefix));
-  std::memcpy(batch_ + used_ + kRecordPrefix, data, size);
-  used_ += need;
-  return true;
+// Bytes of complete records from the consumer position on. Stops at the first
+// record the kernel is still writing (busy bit).
+uint64_t RingResource::Ready() {
+  const uint8_t* data = mapping_->data();
+  const uint64_t mask = mapping_->size - 1;
+  const uint64_t producer = LoadAcquire(mapping_->producer);
+  uint64_t pos = scanned_pos_;
+  while (pos < producer) {
+    uint32_t header = LoadAcquire32(data + (pos & mask));
+    if (header & BPF_RINGBUF_BUSY_BIT) break;
+    uint32_t length = header & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+    pos += (static_cast<uint64_t>(length) + BPF_RINGBUF_HDR_SZ + 7) & ~static_cast<uint64_t>(7);
+  }
+  scanned_pos_ = pos;
+  return pos - consumer_pos_;
 }
 
-int RingResource::OnRecord(void* ctx, void* data, size_t size) {
-  auto* self = static_cast<RingResource*>(ctx);
-  if (size > self->largest_record_) self->largest_record_ = size;
-  if (!self->Append(data, size)) {
-    // libbpf has already consumed this record: keep it for the next batch.
-    self->pending_.assign(static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
-    return kBatchFull;
+// Hands `bytes` (whole records, as walked by JS) back to the kernel.
+void RingResource::Commit(uint64_t bytes) {
+  if (bytes > scanned_pos_ - consumer_pos_) {
+    throw Napi::RangeError::New(env_, "commit(" + std::to_string(bytes) + ") is past the ready records (" +
+                                          std::to_string(scanned_pos_ - consumer_pos_) + " bytes)");
   }
-  // Stop while the largest record seen so far still fits.
-  if (self->capacity_ - self->used_ < kRecordPrefix + Align8(self->largest_record_)) return kBatchFull;
-  return 0;
-}
-
-size_t RingResource::Drain(uint8_t* batch, size_t capacity) {
-  batch_ = batch;
-  capacity_ = capacity;
-  used_ = 0;
-  if (!pending_.empty()) {
-    if (!Append(pending_.data(), pending_.size())) {
-      throw Napi::RangeError::New(
-          env_, "batch buffer is smaller than one record (" + std::to_string(pending_.size()) + " bytes)");
-    }
-    pending_.clear();
-  }
-  int err = ring_buffer__consume(ring_);
-  if (err < 0 && err != kBatchFull) ThrowBpfError(env_, "consume ring buffer", err);
-  return used_;
+  consumer_pos_ += bytes;
+  __atomic_store_n(static_cast<uint64_t*>(mapping_->consumer), consumer_pos_, __ATOMIC_RELEASE);
 }
 
 void RingResource::Watch(Napi::Function on_readable) {
@@ -81,7 +95,7 @@ void RingResource::Watch(Napi::Function on_readable) {
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env_, &loop);
   poll_ = new uv_poll_t;
-  int err = uv_poll_init(loop, poll_, ring_buffer__epoll_fd(ring_));
+  int err = uv_poll_init(loop, poll_, map_fd_);
   if (err != 0) {
     delete poll_;
     poll_ = nullptr;
@@ -107,13 +121,15 @@ void RingResource::OnReadable(uv_poll_t* handle, int status, int) {
 Napi::Function RingReader::Init(Napi::Env env) {
   return DefineClass(env, "RingReader",
                      {
-                         InstanceMethod("drain", &RingReader::Drain),
+                         InstanceMethod("ready", &RingReader::Ready),
+                         InstanceMethod("commit", &RingReader::Commit),
+                         InstanceMethod("offset", &RingReader::Offset),
                          InstanceMethod("watch", &RingReader::Watch),
                          InstanceMethod("close", &RingReader::Close),
                      });
 }
 
-// new RingReader(object: BpfObject, map: string, batch: ArrayBuffer)
+// new RingReader(object: BpfObject, map: string)
 RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingReader>(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) ThrowUsage(env, "RingReader needs a loaded BpfObject");
@@ -124,29 +140,45 @@ RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingRe
   if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF) {
     ThrowUsage(env, std::string("map '") + bpf_map__name(map) + "' is not a ring buffer");
   }
-  if (!info[2].IsArrayBuffer()) ThrowUsage(env, "batch must be an ArrayBuffer");
-  Napi::ArrayBuffer batch = info[2].As<Napi::ArrayBuffer>();
-  if (batch.ByteLength() < 4096) ThrowUsage(env, "batch must be at least 4096 bytes");
-  batch_ref_ = Napi::Persistent(batch);
-  batch_ = static_cast<uint8_t*>(batch.Data());
-  capacity_ = batch.ByteLength();
-  ring_ = std::make_shared<RingResource>(env, bpf_map__fd(map));
+  ring_ = std::make_shared<RingResource>(env, bpf_map__fd(map), bpf_map__max_entries(map));
   object->Own(ring_);
+  object_ = Napi::Persistent(info[0].As<Napi::Object>());
+  info.This().As<Napi::Object>().Set("data", ring_->Data());
+  info.This().As<Napi::Object>().Set("size", bpf_map__max_entries(map));
 }
 
-Napi::Value RingReader::Drain(const Napi::CallbackInfo& info) {
-  if (!ring_ || ring_->IsReleased()) ThrowUsage(info.Env(), "ring reader is closed");
-  return Napi::Number::New(info.Env(), static_cast<double>(ring_->Drain(batch_, capacity_)));
+RingResource& RingReader::Ring(Napi::Env env) {
+  if (!ring_ || ring_->IsReleased()) ThrowUsage(env, "ring reader is closed");
+  return *ring_;
+}
+
+Napi::Value RingReader::Ready(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Ring(info.Env()).Ready()));
+}
+
+void RingReader::Commit(const Napi::CallbackInfo& info) {
+  RingResource& ring = Ring(info.Env());
+  if (!info[0].IsNumber()) ThrowUsage(info.Env(), "commit needs a byte count");
+  int64_t bytes = info[0].As<Napi::Number>().Int64Value();
+  if (bytes < 0) ThrowUsage(info.Env(), "commit needs a non-negative byte count");
+  ring.Commit(static_cast<uint64_t>(bytes));
+}
+
+Napi::Value RingReader::Offset(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), Ring(info.Env()).Offset());
 }
 
 void RingReader::Watch(const Napi::CallbackInfo& info) {
-  if (!ring_ || ring_->IsReleased()) ThrowUsage(info.Env(), "ring reader is closed");
+  RingResource& ring = Ring(info.Env());
   if (!info[0].IsFunction()) ThrowUsage(info.Env(), "watch needs a callback function");
-  ring_->Watch(info[0].As<Napi::Function>());
+  ring.Watch(info[0].As<Napi::Function>());
 }
 
 void RingReader::Close(const Napi::CallbackInfo&) {
-  if (ring_) ring_->Release();
+  if (!ring_ || ring_->IsReleased()) return;
+  // Detach first: JS holding `data` then sees an empty buffer, not a ring nobody drains.
+  ring_->Data().Detach();
+  ring_->Release();
 }
 
 }  // namespace kernscope

@@ -77,7 +77,6 @@ export class Agent {
         maxSeriesPerMetric: this.options.maxSeriesPerMetric,
       });
       const drain = new RingDrain(loaded.object, aggregator, {
-        batchBytes: this.options.batchBytes,
         intervalMs: this.options.drainIntervalMs,
       });
       drain.start();

@@ -15,18 +15,23 @@ export class ProbeAggregator implements RecordSink {
   private readonly typeOffset: number;
   private readonly versionOffset: number;
   private readonly version: number;
+  private readonly minLength: number;
   /** Records that were too short or of another type or version: a bug if ever non-zero. */
   invalid = 0;
+  /** Int32 view of the memory behind the last DataView seen (the ring's, in practice). */
+  private view: DataView | undefined;
+  private words: Int32Array<ArrayBufferLike> = new Int32Array(0);
 
   constructor(
     definition: ProbeDefinition,
-    private readonly layout: RecordLayout,
+    layout: RecordLayout,
     private readonly recordType: number,
     settings: AggregatorSettings,
   ) {
     this.typeOffset = layout.field('hdr.type').offset;
     this.versionOffset = layout.field('hdr.version').offset;
     this.version = definition.record.version;
+    this.minLength = layout.size;
     this.counters = definition.metrics.map(
       (metric) =>
         new RecordCounter(
@@ -40,13 +45,18 @@ export class ProbeAggregator implements RecordSink {
 
   onRecord(view: DataView, offset: number, length: number): void {
     if (
-      length < this.layout.size ||
+      length < this.minLength ||
       view.getUint16(offset + this.typeOffset, true) !== this.recordType ||
       view.getUint16(offset + this.versionOffset, true) !== this.version
     ) {
       this.invalid++;
       return;
     }
-    for (const counter of this.counters) counter.add(view, offset);
+    if (view !== this.view) {
+      this.view = view;
+      this.words = new Int32Array(view.buffer, view.byteOffset, view.byteLength >> 2);
+    }
+    const counters = this.counters;
+    for (let i = 0; i < counters.length; i++) counters[i].add(view, this.words, offset);
   }
 }

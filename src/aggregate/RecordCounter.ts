@@ -3,7 +3,7 @@
 // strings are decoded once per new series, and only at collection time.
 import { readCString } from '../decode/readField';
 import type { Field } from '../decode/RecordLayout';
-import { ByteKeyTable } from './ByteKeyTable';
+import { ByteKeyTable, HASH_SEED, hashWord } from './ByteKeyTable';
 import type { Labels, MetricFamily, Sample } from './MetricFamily';
 
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
@@ -17,20 +17,24 @@ export interface LabelSource {
 
 const LABEL_KINDS = new Set(['string', 'u8', 's8', 'u16', 's16', 'u32', 's32']);
 
-function wordsFor(field: Field): number {
-  return field.kind === 'string' ? Math.ceil(field.size / 4) : 1;
-}
+// Label kinds as small integers, so the per-record loop is a few compares.
+const KIND_CODES: Record<string, number> = { string: 0, u8: 1, s8: 2, u16: 3, s16: 4, u32: 5, s32: 5 };
+const STRING = 0;
+const U8 = 1;
+const S8 = 2;
+const U16 = 3;
+const S16 = 4;
 
-/** Index of the first zero byte in a little-endian word, or 4. */
-function firstZeroByte(word: number): number {
-  for (let i = 0; i < 4; i++) if (((word >>> (i * 8)) & 0xff) === 0) return i;
-  return 4;
+function wordsFor(field: Field): number {
+  return field.kind === 'string' ? field.size / 4 : 1;
 }
 
 export class RecordCounter implements MetricFamily {
   readonly type = 'counter';
   private readonly table: ByteKeyTable;
   private readonly scratch: Uint32Array;
+  /** Per label: kind code, field offset, field size. */
+  private readonly plan: Int32Array;
   private values = new Float64Array(64);
   private readonly labelCache: Labels[] = [];
   private overflowValue = 0;
@@ -53,23 +57,27 @@ export class RecordCounter implements MetricFamily {
     const words = labels.reduce((sum, source) => sum + wordsFor(source.field), 0);
     this.table = new ByteKeyTable(Math.max(words, 1));
     this.scratch = new Uint32Array(Math.max(words, 1));
+    this.plan = Int32Array.from(labels.flatMap(({ field }) => [KIND_CODES[field.kind], field.offset, field.size]));
   }
 
   get seriesCount(): number {
     return this.table.size;
   }
 
-  /** Adds `amount` to the series named by this record's label fields. */
-  add(view: DataView, record: number, amount = 1): void {
-    this.loadKey(view, record);
-    let id = this.table.find(this.scratch);
+  /**
+   * Adds `amount` to the series named by this record's label fields. `words`
+   * views the same memory as `view`; records start 8-byte aligned.
+   */
+  add(view: DataView, words: Int32Array, record: number, amount = 1): void {
+    const hash = this.loadKey(view, words, record);
+    let id = this.table.find(this.scratch, hash);
     if (id < 0) {
       if (this.table.size >= this.maxSeries) {
         this.overflowValue += amount;
         this.overflowCount++;
         return;
       }
-      id = this.table.insert(this.scratch);
+      id = this.table.insert(this.scratch, hash);
       if (id >= this.values.length) this.growValues();
     }
     this.values[id] += amount;
@@ -87,59 +95,45 @@ export class RecordCounter implements MetricFamily {
     return samples;
   }
 
-  private loadKey(view: DataView, record: number): void {
+  /** Copies the label fields into the scratch key and returns its hash; no calls, no allocation. */
+  private loadKey(view: DataView, words: Int32Array, record: number): number {
     const key = this.scratch;
+    const plan = this.plan;
+    let hash = HASH_SEED;
     let w = 0;
-    for (const { field } of this.labels) {
-      const at = record + field.offset;
-      switch (field.kind) {
-        case 'string':
-          w = this.loadString(view, at, field.size, w);
-          break;
-        case 'u8':
-          key[w++] = view.getUint8(at);
-          break;
-        case 's8':
-          key[w++] = view.getInt8(at) >>> 0;
-          break;
-        case 'u16':
-          key[w++] = view.getUint16(at, true);
-          break;
-        case 's16':
-          key[w++] = view.getInt16(at, true) >>> 0;
-          break;
-        default: // u32, s32: the only other kinds the constructor accepts
-          key[w++] = view.getUint32(at, true);
-      }
-    }
-  }
-
-  /** Copies a C string, zeroing everything after its NUL (the rest is stale ring memory). */
-  private loadString(view: DataView, at: number, size: number, w: number): number {
-    const key = this.scratch;
-    let ended = false;
-    for (let i = 0; i < size; i += 4) {
-      if (ended) {
-        key[w++] = 0;
+    for (let p = 0; p < plan.length; p += 3) {
+      const kind = plan[p];
+      const at = record + plan[p + 1];
+      if (kind === STRING) {
+        // A word at a time; from the first NUL on the key is zero (the rest is stale ring memory).
+        const end = w + plan[p + 2] / 4;
+        let ended = false;
+        // Typed-array loads: cheaper than DataView calls, and the field is 4-byte aligned.
+        for (let i = at >> 2; w < end; i++) {
+          let word = 0;
+          if (!ended) {
+            word = words[i];
+            const zero = (word - 0x01010101) & ~word & 0x80808080; // lowest set bit: the first NUL byte
+            if (zero !== 0) {
+              word &= ((zero & -zero) >>> 7) - 1;
+              ended = true;
+            }
+          }
+          key[w++] = word;
+          hash = hashWord(hash, word);
+        }
         continue;
       }
-      const word = this.loadWord(view, at + i, size - i);
-      const zero = firstZeroByte(word);
-      if (zero < 4) {
-        ended = true;
-        key[w++] = zero === 0 ? 0 : word & (0xffffffff >>> (32 - zero * 8));
-      } else {
-        key[w++] = word;
-      }
+      let word: number;
+      if (kind === U8) word = view.getUint8(at);
+      else if (kind === S8) word = view.getInt8(at);
+      else if (kind === U16) word = view.getUint16(at, true);
+      else if (kind === S16) word = view.getInt16(at, true);
+      else word = view.getInt32(at, true);
+      key[w++] = word;
+      hash = hashWord(hash, word);
     }
-    return w;
-  }
-
-  private loadWord(view: DataView, at: number, remaining: number): number {
-    if (remaining >= 4) return view.getUint32(at, true);
-    let word = 0;
-    for (let i = 0; i < remaining; i++) word |= view.getUint8(at + i) << (i * 8);
-    return word >>> 0;
+    return hash;
   }
 
   private labelsOf(id: number): Labels {

@@ -76,7 +76,6 @@ export function parseRunOptions(argv: string[]): AgentOptions | 'help' {
     wakeupBytes:
       integer('--wakeup-bytes', parsed['wakeup-bytes']) ?? Math.min(DEFAULT_OPTIONS.wakeupBytes, ringBytes / 4),
     drainIntervalMs: integer('--drain-interval-ms', parsed['drain-interval-ms']) ?? DEFAULT_OPTIONS.drainIntervalMs,
-    batchBytes: DEFAULT_OPTIONS.batchBytes,
     maxSeriesPerMetric: integer('--max-series', parsed['max-series']) ?? DEFAULT_OPTIONS.maxSeriesPerMetric,
     bpfStats: parsed['bpf-stats'] ?? false,
     logLevel: level as LogLevel,

@@ -20,8 +20,6 @@ export interface AgentOptions {
   wakeupBytes: number;
   /** Timed drain period: the latency bound when traffic is light. */
   drainIntervalMs: number;
-  /** Batch buffer bytes per native drain call. */
-  batchBytes: number;
   /** Series per metric before new label sets fold into `__overflow__`. */
   maxSeriesPerMetric: number;
   /** Account BPF program run time (BPF_ENABLE_STATS; costs ~20 ns per program run). */
@@ -36,7 +34,6 @@ export const DEFAULT_OPTIONS: AgentOptions = {
   ringBytes: 4 * 1024 * 1024,
   wakeupBytes: 1024 * 1024,
   drainIntervalMs: 20,
-  batchBytes: 256 * 1024,
   maxSeriesPerMetric: 2000,
   bpfStats: false,
   logLevel: 'info',
@@ -84,9 +81,6 @@ export function validateOptions(options: AgentOptions): AgentOptions {
   }
   if (!Number.isInteger(options.drainIntervalMs) || options.drainIntervalMs < 1 || options.drainIntervalMs > 10000) {
     throw new OptionError('--drain-interval-ms', options.drainIntervalMs, 'an integer from 1 to 10000');
-  }
-  if (!Number.isInteger(options.batchBytes) || options.batchBytes < 4096) {
-    throw new OptionError('--batch-bytes', options.batchBytes, 'an integer of at least 4096');
   }
   if (!Number.isInteger(options.maxSeriesPerMetric) || options.maxSeriesPerMetric < 1) {
     throw new OptionError('--max-series', options.maxSeriesPerMetric, 'a positive integer');

@@ -1,28 +1,32 @@
-// Moves records from a probe's ring buffer into its sink, a batch per native
-// call. The kernel wakes us once `wakeupBytes` wait; a timer drains whatever
-// is left, which bounds event-to-aggregate latency when traffic is light.
+// Moves records from a probe's ring buffer into its sink without copying: the
+// sink reads each record in place in the mapped ring, and the space goes back
+// to the kernel once per batch. The kernel wakes us once `wakeupBytes` wait; a
+// timer drains whatever is left, which bounds latency when traffic is light.
 import type { NativeBpfObject, NativeRingReader } from '../native/addon';
 import { addon } from '../native/addon';
 
 export interface RecordSink {
-  /** One record: `length` bytes at `offset` in `view`. Called in ring order. */
+  /** One record: `length` bytes at `offset` in `view`. Called in ring order; valid only during the call. */
   onRecord(view: DataView, offset: number, length: number): void;
 }
 
 export interface DrainSettings {
-  batchBytes: number;
   intervalMs: number;
 }
 
-const RECORD_PREFIX = 8; // u32 length, u32 zero (see native/ring_reader.h)
+const HEADER_BYTES = 8; // BPF_RINGBUF_HDR_SZ
+const DISCARDED = 1 << 30; // BPF_RINGBUF_DISCARD_BIT
+const LENGTH_MASK = DISCARDED - 1;
 
 export class RingDrain {
   private readonly reader: NativeRingReader;
   private readonly view: DataView;
+  private readonly mask: number;
+  private offset: number;
   private timer: NodeJS.Timeout | undefined;
   /** Records handed to the sink. */
   records = 0;
-  /** Native drain calls that returned records. */
+  /** Batches: ready/commit rounds that found records. */
   batches = 0;
   /** When the ring was last drained (ms since epoch). */
   lastDrainMs = 0;
@@ -32,9 +36,10 @@ export class RingDrain {
     private readonly sink: RecordSink,
     private readonly settings: DrainSettings,
   ) {
-    const batch = new ArrayBuffer(settings.batchBytes);
-    this.view = new DataView(batch);
-    this.reader = new addon.RingReader(object, 'events', batch);
+    this.reader = new addon.RingReader(object, 'events');
+    this.view = new DataView(this.reader.data);
+    this.mask = this.reader.size - 1;
+    this.offset = this.reader.offset();
   }
 
   start(): void {
@@ -44,18 +49,23 @@ export class RingDrain {
 
   /** Drains until the ring is empty; returns the records handed over. */
   drain(): number {
-    const view = this.view;
+    const { view, mask, sink } = this;
     let total = 0;
-    for (;;) {
-      const used = this.reader.drain();
-      if (used === 0) break;
-      this.batches++;
-      for (let offset = 0; offset < used;) {
-        const length = view.getUint32(offset, true);
-        this.sink.onRecord(view, offset + RECORD_PREFIX, length);
-        offset += RECORD_PREFIX + ((length + 7) & ~7);
-        total++;
+    for (let ready = this.reader.ready(); ready > 0; ready = this.reader.ready()) {
+      let walked = 0;
+      while (walked < ready) {
+        const at = (this.offset + walked) & mask;
+        const header = view.getUint32(at, true);
+        const length = header & LENGTH_MASK;
+        if ((header & DISCARDED) === 0) {
+          sink.onRecord(view, at + HEADER_BYTES, length);
+          total++;
+        }
+        walked += (length + HEADER_BYTES + 7) & ~7;
       }
+      this.reader.commit(walked);
+      this.offset = (this.offset + walked) & mask;
+      this.batches++;
     }
     this.records += total;
     this.lastDrainMs = Date.now();

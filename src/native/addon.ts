@@ -100,9 +100,21 @@ export interface NativeBpfObject {
   readonly closed: boolean;
 }
 
+/**
+ * Zero-copy view of a ring buffer. `data` maps the ring's data pages twice in
+ * a row (size * 2 bytes), so a record starting at any offset below `size` is
+ * contiguous. Each record: u32 length (bit 31 busy, bit 30 discarded), u32,
+ * then the record, padded to 8 bytes.
+ */
 export interface NativeRingReader {
-  /** Copies waiting records into the batch buffer; returns bytes written, 0 when empty. */
-  drain(): number;
+  readonly data: ArrayBuffer;
+  readonly size: number;
+  /** Bytes of complete records waiting from the consumer position on. */
+  ready(): number;
+  /** Returns `bytes` of walked records to the kernel. */
+  commit(bytes: number): void;
+  /** Where the consumer position is in `data`. */
+  offset(): number;
   /** Calls `onReadable` from the event loop whenever the kernel wakes the ring. */
   watch(onReadable: () => void): void;
   close(): void;
@@ -121,7 +133,7 @@ export interface KernelFeatures {
 
 interface Addon {
   BpfObject: new (source: string | Uint8Array, name: string) => NativeBpfObject;
-  RingReader: new (object: NativeBpfObject, map: string, batch: ArrayBuffer) => NativeRingReader;
+  RingReader: new (object: NativeBpfObject, map: string) => NativeRingReader;
   setErrorClass(ctor: typeof BpfError): void;
   kernelFeatures(): KernelFeatures;
   enableRunTimeStats(): boolean;
