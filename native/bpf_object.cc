@@ -74,7 +74,17 @@ Napi::Object DescribeType(Napi::Env env, const btf* btf, __u32 type_id) {
   return out;
 }
 
+// Marks JS objects that really wrap a BpfObject.
+const napi_type_tag kBpfObjectTag = {0x6b65726e73636f70ULL, 0x6270666f626a6563ULL};
+
 }  // namespace
+
+BpfObject* BpfObject::FromValue(Napi::Env env, const Napi::Value& value, const char* who) {
+  bool tagged = false;
+  if (value.IsObject()) napi_check_object_type_tag(env, value, &kBpfObjectTag, &tagged);
+  if (!tagged) ThrowUsage(env, std::string(who) + " needs a BpfObject");
+  return Unwrap(value.As<Napi::Object>());
+}
 
 std::string StringArg(const Napi::CallbackInfo& info, size_t index, const char* what) {
   if (!info[index].IsString()) ThrowUsage(info.Env(), std::string(what) + " must be a string");
@@ -122,6 +132,7 @@ BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObjec
   } else {
     ThrowUsage(env, "BpfObject needs a file path or a Uint8Array of ELF bytes");
   }
+  napi_type_tag_object(env, info.This(), &kBpfObjectTag);
   Data(env).open_objects.insert(this);
 }
 

@@ -26,6 +26,10 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   explicit BpfObject(const Napi::CallbackInfo& info);
   ~BpfObject() override;
 
+  // The BpfObject behind a JS value, or a TypeError: other wrapped objects are
+  // refused by their type tag instead of being misread as one.
+  static BpfObject* FromValue(Napi::Env env, const Napi::Value& value, const char* who);
+
   void Close();
   bpf_object* Handle(Napi::Env env) const;  // throws once closed
   bpf_map* FindMap(Napi::Env env, const Napi::Value& name) const;

@@ -91,7 +91,7 @@ void RingResource::Commit(uint64_t bytes) {
 }
 
 void RingResource::Watch(Napi::Function on_readable) {
-  if (poll_ != nullptr) throw Napi::Error::New(env_, "ring reader is already watched");
+  if (poll_ != nullptr) ThrowUsage(env_, "ring reader is already watched");
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env_, &loop);
   poll_ = new uv_poll_t;
@@ -132,9 +132,7 @@ Napi::Function RingReader::Init(Napi::Env env) {
 // new RingReader(object: BpfObject, map: string)
 RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingReader>(info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) ThrowUsage(env, "RingReader needs a loaded BpfObject");
-  BpfObject* object = BpfObject::Unwrap(info[0].As<Napi::Object>());
-  if (object == nullptr) ThrowUsage(env, "RingReader needs a loaded BpfObject");
+  BpfObject* object = BpfObject::FromValue(env, info[0], "RingReader");
   bpf_map* map = object->FindMap(env, info[1]);
   if (!object->IsLoaded()) ThrowUsage(env, "RingReader needs a loaded object: call load() first");
   if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF) {

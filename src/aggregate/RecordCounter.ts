@@ -53,6 +53,12 @@ export class RecordCounter implements MetricFamily {
           `${name}: label '${label}' reads field '${field.name}' of kind ${field.kind}; labels take strings or integers up to 32 bits`,
         );
       }
+      // The key loop reads strings as aligned 32-bit words (see loadKey).
+      if (field.kind === 'string' && (field.size % 4 !== 0 || field.offset % 4 !== 0)) {
+        throw new Error(
+          `${name}: label '${label}' reads char[${field.size}] at offset ${field.offset}; string labels need size and offset multiples of 4`,
+        );
+      }
     }
     const words = labels.reduce((sum, source) => sum + wordsFor(source.field), 0);
     this.table = new ByteKeyTable(Math.max(words, 1));

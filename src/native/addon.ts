@@ -105,6 +105,10 @@ export interface NativeBpfObject {
  * a row (size * 2 bytes), so a record starting at any offset below `size` is
  * contiguous. Each record: u32 length (bit 31 busy, bit 30 discarded), u32,
  * then the record, padded to 8 bytes.
+ *
+ * `data` is read-only memory (the kernel refuses writable mappings of a
+ * ring's data pages, and JS has no read-only ArrayBuffer): writing into it
+ * kills the process with SIGSEGV. Only RingDrain reads it.
  */
 export interface NativeRingReader {
   readonly data: ArrayBuffer;

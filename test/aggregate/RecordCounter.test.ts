@@ -1,0 +1,186 @@
+// RecordCounter on hand-made record bytes: label keys, the series cap.
+import t from 'tap';
+
+import type { Field } from '../../src/decode/RecordLayout';
+import { RecordLayout } from '../../src/decode/RecordLayout';
+import { OVERFLOW_LABEL_VALUE, RecordCounter } from '../../src/aggregate/RecordCounter';
+import { cString, garbage, handExecLayout, wordsOf, writeFields } from '../helpers/records';
+
+const layout = handExecLayout();
+const comm = layout.field('comm');
+
+/** A batch of exec records with the given comm fields (raw 16 bytes each), 8 bytes apart like a drained batch. */
+function batch(comms: Uint8Array[], extra: Record<string, number>[] = []): { view: DataView; offsets: number[] } {
+  const stride = 8 + layout.size;
+  const bytes = garbage(stride * comms.length + 8, 0x77);
+  const offsets = comms.map((c, i) => {
+    const at = 8 + i * stride;
+    writeFields(bytes, at, layout, { comm: c, ...(extra[i] ?? {}) });
+    return at;
+  });
+  return { view: new DataView(bytes.buffer), offsets };
+}
+
+function collectMap(counter: RecordCounter, label = 'comm'): Record<string, number> {
+  return Object.fromEntries(counter.collect().map((s) => [s.labels[label], s.value]));
+}
+
+void t.test('bytes after the NUL do not split a series', (t) => {
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 100);
+  const { view, offsets } = batch([
+    cString('bash', 16, 'AAAAAAAAAAAA'),
+    cString('bash', 16, 'BBBBBBBBBBBB'),
+    cString('bash', 16, ''),
+    cString('bash', 16, '\u0001\u0002\u0003'),
+    cString('bas', 16, 'hZZZ'), // differs inside the first word: another series
+    cString('0123456789abcdef', 16), // 16 chars, no NUL at all
+    cString('0123456789abcde', 16, 'Q'), // 15 chars, NUL in the last byte
+  ]);
+  for (const offset of offsets) counter.add(view, wordsOf(view), offset);
+  t.same(collectMap(counter), { bash: 4, bas: 1, '0123456789abcdef': 1, '0123456789abcde': 1 });
+  t.equal(counter.seriesCount, 4);
+  t.equal(counter.overflowCount, 0);
+  t.end();
+});
+
+void t.test('the word boundary: NUL at each byte of a word', (t) => {
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 100);
+  const names = ['abcd', 'abcde', 'abcdef', 'abcdefg', 'abcdefgh'];
+  const comms = names.flatMap((n) => [cString(n, 16, '1111111111'), cString(n, 16, '2222222222')]);
+  const { view, offsets } = batch(comms);
+  for (const offset of offsets) counter.add(view, wordsOf(view), offset);
+  t.same(collectMap(counter), Object.fromEntries(names.map((n) => [n, 2])));
+  t.end();
+});
+
+void t.test('series cap folds new label sets into __overflow__', (t) => {
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 2);
+  const { view, offsets } = batch(['a', 'b', 'c', 'a', 'd', 'c', 'b'].map((n) => cString(n, 16)));
+  for (const offset of offsets) counter.add(view, wordsOf(view), offset);
+  t.equal(counter.seriesCount, 2, 'never more than the cap');
+  t.equal(counter.overflowCount, 3, 'c, d, c overflowed');
+  t.same(collectMap(counter), { a: 2, b: 2, [OVERFLOW_LABEL_VALUE]: 3 }, 'existing series keep counting');
+  t.equal(
+    counter.collect().reduce((sum, s) => sum + s.value, 0),
+    offsets.length,
+    'nothing is lost: series + overflow == records',
+  );
+  t.end();
+});
+
+void t.test('amount is added, overflow included', (t) => {
+  const counter = new RecordCounter('bytes', 'help', [{ label: 'comm', field: comm }], 1);
+  const { view, offsets } = batch(['a', 'b'].map((n) => cString(n, 16)));
+  counter.add(view, wordsOf(view), offsets[0], 10);
+  counter.add(view, wordsOf(view), offsets[0], 5);
+  counter.add(view, wordsOf(view), offsets[1], 7);
+  t.same(collectMap(counter), { a: 15, [OVERFLOW_LABEL_VALUE]: 7 });
+  t.equal(counter.overflowCount, 1, 'overflowCount counts records, not amounts');
+  t.end();
+});
+
+const MIXED: Field[] = [
+  { name: 'name', offset: 0, size: 8, kind: 'string' },
+  { name: 'u8', offset: 8, size: 1, kind: 'u8' },
+  { name: 's8', offset: 9, size: 1, kind: 's8' },
+  { name: 'u16', offset: 10, size: 2, kind: 'u16' },
+  { name: 's16', offset: 12, size: 2, kind: 's16' },
+  { name: 'u32', offset: 16, size: 4, kind: 'u32' },
+  { name: 's32', offset: 20, size: 4, kind: 's32' },
+];
+const mixedLayout = new RecordLayout('mixed', 24, MIXED);
+
+void t.test('integer and mixed labels', (t) => {
+  const counter = new RecordCounter(
+    'mixed',
+    'help',
+    [
+      ...MIXED.map((field) => ({ label: field.name, field })),
+      { label: 'hex', field: MIXED[5], format: (v: number) => `0x${v.toString(16)}` },
+    ],
+    10,
+  );
+  const bytes = new Uint8Array(48);
+  writeFields(bytes, 0, mixedLayout, {
+    name: cString('eight888', 8),
+    u8: 255,
+    s8: -1,
+    u16: 65535,
+    s16: -2,
+    u32: 4294967295,
+    s32: -3,
+  });
+  writeFields(bytes, 24, mixedLayout, { name: cString('ab', 8, 'JUNK'), u8: 1, s8: 1, u16: 1, s16: 1, u32: 1, s32: 1 });
+  const view = new DataView(bytes.buffer);
+  counter.add(view, wordsOf(view), 0);
+  counter.add(view, wordsOf(view), 24);
+  counter.add(view, wordsOf(view), 0);
+  t.same(counter.collect(), [
+    {
+      labels: {
+        name: 'eight888',
+        u8: '255',
+        s8: '-1',
+        u16: '65535',
+        s16: '-2',
+        u32: '4294967295',
+        s32: '-3',
+        hex: '0xffffffff',
+      },
+      value: 2,
+    },
+    { labels: { name: 'ab', u8: '1', s8: '1', u16: '1', s16: '1', u32: '1', s32: '1', hex: '0x1' }, value: 1 },
+  ]);
+  t.end();
+});
+
+void t.test('a string label whose size is not a multiple of 4: counted right or refused', (t) => {
+  // char name[6] followed by a u16: the key must not take the u16's bytes for the string's.
+  const fields: Field[] = [
+    { name: 'name', offset: 0, size: 6, kind: 'string' },
+    { name: 'port', offset: 6, size: 2, kind: 'u16' },
+  ];
+  const layout = new RecordLayout('odd', 8, fields);
+  let counter: RecordCounter;
+  try {
+    counter = new RecordCounter('odd', 'help', [{ label: 'name', field: fields[0] }], 10);
+  } catch (error) {
+    t.match((error as Error).message, /name/, 'refused at construction, naming the label');
+    t.end();
+    return;
+  }
+  const bytes = new Uint8Array(24);
+  writeFields(bytes, 0, layout, { name: cString('sixsix', 6), port: 1 });
+  writeFields(bytes, 8, layout, { name: cString('sixsix', 6), port: 2 });
+  writeFields(bytes, 16, layout, { name: cString('ab', 6, 'JUNK'), port: 3 });
+  const view = new DataView(bytes.buffer);
+  for (const offset of [0, 8, 16]) counter.add(view, wordsOf(view), offset);
+  t.same(collectMap(counter, 'name'), { sixsix: 2, ab: 1 }, 'bytes past the field do not split or rename series');
+  t.end();
+});
+
+void t.test('labels must be strings or integers up to 32 bits', (t) => {
+  for (const kind of ['u64', 's64', 'bytes'] as const) {
+    const field: Field = { name: 'f', offset: 0, size: 8, kind };
+    t.throws(
+      () => new RecordCounter('m', 'h', [{ label: 'l', field }], 10),
+      { message: new RegExp(`kind ${kind}`) },
+      kind,
+    );
+  }
+  t.end();
+});
+
+void t.test('many series: values grow with the table', (t) => {
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 10000);
+  const names = Array.from({ length: 500 }, (_, i) => `c${i}`);
+  const { view, offsets } = batch(names.map((n) => cString(n, 16)));
+  for (let round = 0; round < 3; round++) for (const offset of offsets) counter.add(view, wordsOf(view), offset);
+  const values = collectMap(counter);
+  t.equal(Object.keys(values).length, 500);
+  t.ok(
+    names.every((n) => values[n] === 3),
+    'every series counted 3 times',
+  );
+  t.end();
+});

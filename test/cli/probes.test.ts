@@ -1,0 +1,45 @@
+// `kernscope probes`: the kernel's own verdict per probe.
+import t from 'tap';
+
+import { BUILTIN_PROBES } from '../../src/probes';
+import { CLI } from '../helpers/paths';
+import { lines, runNode } from '../helpers/process';
+
+interface Report {
+  features: { btf: boolean; ringbuf: boolean; attach: Record<string, { ok: boolean; reason?: string }> };
+  probes: { probe: string; supported: boolean; attach: { point: string; kind: string; program: string }[] }[];
+}
+
+void t.test('probes --json', async (t) => {
+  const result = await runNode(CLI, ['probes', '--json'], 30000);
+  t.equal(result.code, 0, 'exit 0');
+  let report: Report | undefined;
+  t.doesNotThrow(() => (report = JSON.parse(result.stdout) as Report), 'stdout is JSON');
+  if (!report) return;
+  t.same(
+    report.probes.map((p) => p.probe),
+    BUILTIN_PROBES.map((p) => p.name),
+    'every built-in probe, in order',
+  );
+  const exec = report.probes.find((p) => p.probe === 'exec');
+  t.match(exec, { supported: true, attach: [{ point: 'sched_process_exec', kind: 'tp_btf', program: 'exec_tp_btf' }] });
+  // This machine (DESIGN.md): BTF, ring buffers, tp_btf and raw_tp; no kprobes; fentry refused.
+  t.match(report.features, {
+    btf: true,
+    ringbuf: true,
+    attach: { tp_btf: { ok: true }, raw_tp: { ok: true }, kprobe: { ok: false }, fentry: { ok: false } },
+  });
+});
+
+void t.test('probes (text)', async (t) => {
+  const result = await runNode(CLI, ['probes'], 30000);
+  t.equal(result.code, 0);
+  t.match(result.stdout, /^kernel: btf=yes ringbuf=yes /);
+  t.match(result.stdout, /\nexec +tp_btf \(exec_tp_btf\)\n/);
+});
+
+void t.test('probes --bogus: exit 2, one line', async (t) => {
+  const result = await runNode(CLI, ['probes', '--bogus'], 15000);
+  t.equal(result.code, 2);
+  t.equal(lines(result.stderr).length, 1);
+});

@@ -1,0 +1,11 @@
+// Where the built pieces live, seen from dist/test/helpers/.
+import path from 'node:path';
+
+/** Repository root: dist/test/helpers -> ../../.. */
+export const ROOT = path.resolve(__dirname, '..', '..', '..');
+/** The compiled CLI (package.json `bin`). */
+export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+/** Compiled BPF objects (`make bpf`). */
+export const BPF_DIR = path.join(ROOT, 'dist', 'bpf');
+export const EXEC_OBJECT = path.join(BPF_DIR, 'exec.bpf.o');
+export const LOADGEN_OBJECT = path.join(BPF_DIR, 'loadgen.bpf.o');
