@@ -53,8 +53,7 @@ struct agg {
 	__u16 bad_type;
 };
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt,
-			va_list args)
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	/* libbpf's info/debug chatter would bury the one JSON line. */
 	if (level != LIBBPF_WARN)
@@ -164,7 +163,8 @@ static int set_wakeup_bytes(struct bpf_object *obj, __u64 value)
 	void *copy;
 	int id, i, err;
 
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map(map, obj)
+	{
 		const char *name = bpf_map__name(map);
 		size_t len = strlen(name);
 
@@ -196,7 +196,8 @@ static int set_wakeup_bytes(struct bpf_object *obj, __u64 value)
 		if (strcmp(btf__name_by_offset(btf, var->name_off), "wakeup_bytes"))
 			continue;
 		if (vs->size != sizeof(value) || vs->offset + vs->size > size) {
-			fprintf(stderr, "c_consumer: wakeup_bytes has unexpected size %u at offset %u\n",
+			fprintf(stderr,
+				"c_consumer: wakeup_bytes has unexpected size %u at offset %u\n",
 				vs->size, vs->offset);
 			return -EINVAL;
 		}
@@ -209,8 +210,7 @@ static int set_wakeup_bytes(struct bpf_object *obj, __u64 value)
 		err = bpf_map__set_initial_value(rodata, copy, size);
 		free(copy);
 		if (err)
-			fprintf(stderr, "c_consumer: setting .rodata failed: %s\n",
-				strerror(-err));
+			fprintf(stderr, "c_consumer: setting .rodata failed: %s\n", strerror(-err));
 		return err;
 	}
 	fprintf(stderr, "c_consumer: wakeup_bytes not found in .rodata BTF\n");
@@ -225,18 +225,15 @@ static int read_drops(struct bpf_map *drops, __u64 *total)
 	int err, i;
 
 	if (ncpus < 0) {
-		fprintf(stderr, "c_consumer: cannot count possible CPUs: %s\n",
-			strerror(-ncpus));
+		fprintf(stderr, "c_consumer: cannot count possible CPUs: %s\n", strerror(-ncpus));
 		return ncpus;
 	}
 	values = calloc(ncpus, sizeof(*values));
 	if (!values)
 		return -ENOMEM;
-	err = bpf_map__lookup_elem(drops, &key, sizeof(key), values,
-				   ncpus * sizeof(*values), 0);
+	err = bpf_map__lookup_elem(drops, &key, sizeof(key), values, ncpus * sizeof(*values), 0);
 	if (err) {
-		fprintf(stderr, "c_consumer: reading drops failed: %s\n",
-			strerror(-err));
+		fprintf(stderr, "c_consumer: reading drops failed: %s\n", strerror(-err));
 	} else {
 		*total = 0;
 		for (i = 0; i < ncpus; i++)
@@ -258,26 +255,28 @@ int main(int argc, char **argv)
 	long page = sysconf(_SC_PAGESIZE);
 	int err = 1, ret, prog_fd, i;
 
-	if (argc != 5 || !parse_u64(argv[2], &per_round) ||
-	    !parse_u64(argv[3], &rounds) || !parse_u64(argv[4], &ring_bytes)) {
+	if (argc != 5 || !parse_u64(argv[2], &per_round) || !parse_u64(argv[3], &rounds) ||
+	    !parse_u64(argv[4], &ring_bytes)) {
 		fprintf(stderr, "usage: %s OBJ_PATH RECORDS_PER_ROUND ROUNDS RING_BYTES\n",
 			argv[0]);
 		return 2;
 	}
 	if (!per_round || per_round > MAX_RECORDS_PER_ROUND || !rounds) {
-		fprintf(stderr, "c_consumer: RECORDS_PER_ROUND must be 1..%lu and ROUNDS at least 1\n",
+		fprintf(stderr,
+			"c_consumer: RECORDS_PER_ROUND must be 1..%lu and ROUNDS at least 1\n",
 			MAX_RECORDS_PER_ROUND);
 		return 2;
 	}
 	if (ring_bytes > UINT32_MAX || ring_bytes < (__u64)page ||
 	    (ring_bytes & (ring_bytes - 1))) {
-		fprintf(stderr, "c_consumer: RING_BYTES must be a power of two, %ld..%u\n",
-			page, 1U << 31);
+		fprintf(stderr, "c_consumer: RING_BYTES must be a power of two, %ld..%u\n", page,
+			1U << 31);
 		return 2;
 	}
 	/* A round must fit whole, or the baseline would measure a loss test. */
 	if (per_round * RING_SLOT_BYTES > ring_bytes) {
-		fprintf(stderr, "c_consumer: %llu records need %llu ring bytes, RING_BYTES is %llu\n",
+		fprintf(stderr,
+			"c_consumer: %llu records need %llu ring bytes, RING_BYTES is %llu\n",
 			(unsigned long long)per_round,
 			(unsigned long long)(per_round * RING_SLOT_BYTES),
 			(unsigned long long)ring_bytes);
@@ -294,8 +293,7 @@ int main(int argc, char **argv)
 
 	obj = bpf_object__open_file(argv[1], NULL);
 	if (!obj) {
-		fprintf(stderr, "c_consumer: opening %s failed: %s\n", argv[1],
-			strerror(errno));
+		fprintf(stderr, "c_consumer: opening %s failed: %s\n", argv[1], strerror(errno));
 		goto out;
 	}
 	events = bpf_object__find_map_by_name(obj, "events");
@@ -308,31 +306,28 @@ int main(int argc, char **argv)
 	}
 	ret = bpf_map__set_max_entries(events, ring_bytes);
 	if (ret) {
-		fprintf(stderr, "c_consumer: setting ring size failed: %s\n",
-			strerror(-ret));
+		fprintf(stderr, "c_consumer: setting ring size failed: %s\n", strerror(-ret));
 		goto out;
 	}
 	if (set_wakeup_bytes(obj, UINT64_MAX))
 		goto out;
 	ret = bpf_object__load(obj);
 	if (ret) {
-		fprintf(stderr, "c_consumer: loading %s failed: %s (root?)\n",
-			argv[1], strerror(-ret));
+		fprintf(stderr, "c_consumer: loading %s failed: %s (root?)\n", argv[1],
+			strerror(-ret));
 		goto out;
 	}
 	prog_fd = bpf_program__fd(prog);
 
 	rb = ring_buffer__new(bpf_map__fd(events), on_record, agg, NULL);
 	if (!rb) {
-		fprintf(stderr, "c_consumer: ring_buffer__new failed: %s\n",
-			strerror(errno));
+		fprintf(stderr, "c_consumer: ring_buffer__new failed: %s\n", strerror(errno));
 		goto out;
 	}
 
 	for (round = 0; round < rounds; round++) {
-		__u64 args[1] = { per_round };
-		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args,
-			    .ctx_size_in = sizeof(args));
+		__u64 args[1] = {per_round};
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
 
 		ret = bpf_prog_test_run_opts(prog_fd, &opts);
 		if (ret || opts.retval) {
@@ -350,8 +345,7 @@ int main(int argc, char **argv)
 
 		if (ret < 0) {
 			if (agg->error && agg->bad_type)
-				fprintf(stderr, "c_consumer: %s %u\n",
-					agg->error, agg->bad_type);
+				fprintf(stderr, "c_consumer: %s %u\n", agg->error, agg->bad_type);
 			else if (agg->error)
 				fprintf(stderr, "c_consumer: %s\n", agg->error);
 			else
@@ -368,14 +362,12 @@ int main(int argc, char **argv)
 		sum += agg->slots[i].count;
 	if (sum != agg->records) {
 		fprintf(stderr, "c_consumer: per-comm counts sum to %llu, expected %llu\n",
-			(unsigned long long)sum,
-			(unsigned long long)agg->records);
+			(unsigned long long)sum, (unsigned long long)agg->records);
 		goto out;
 	}
 	if (agg->records + lost != per_round * rounds) {
 		fprintf(stderr, "c_consumer: consumed %llu + lost %llu != produced %llu\n",
-			(unsigned long long)agg->records,
-			(unsigned long long)lost,
+			(unsigned long long)agg->records, (unsigned long long)lost,
 			(unsigned long long)(per_round * rounds));
 		goto out;
 	}
@@ -383,9 +375,9 @@ int main(int argc, char **argv)
 	printf("{\"consumer\":\"c-libbpf\",\"records\":%llu,\"ns_per_record\":%.3f,"
 	       "\"lost\":%llu,\"rounds\":%llu,\"distinct_comms\":%llu,\"calls\":%llu}\n",
 	       (unsigned long long)agg->records,
-	       agg->records ? (double)consume_ns / agg->records : 0.0,
-	       (unsigned long long)lost, (unsigned long long)rounds,
-	       (unsigned long long)agg->distinct, (unsigned long long)calls);
+	       agg->records ? (double)consume_ns / agg->records : 0.0, (unsigned long long)lost,
+	       (unsigned long long)rounds, (unsigned long long)agg->distinct,
+	       (unsigned long long)calls);
 	err = 0;
 out:
 	ring_buffer__free(rb);
