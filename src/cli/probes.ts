@@ -8,6 +8,7 @@ import { ProbeLoader, ProbeLoadError, describeVariant } from '../load/ProbeLoade
 import type { VariantRejection } from '../load/ProbeLoader';
 import { addon } from '../native/addon';
 import { BUILTIN_PROBES } from '../probes';
+import type { AttachVariant } from '../probes/ProbeDefinition';
 import { UsageError } from './UsageError';
 import { missingBpfPrivileges } from '../kernel/privileges';
 
@@ -21,7 +22,7 @@ interface ProbeReport {
   probe: string;
   summary: string;
   supported: boolean;
-  attach: { point: string; kind: string; program: string; target?: string }[];
+  attach: (AttachVariant & { point: string })[];
   rejected: { point: string; kind: string; reason: string }[];
   reason?: string;
 }
@@ -84,9 +85,7 @@ export function probesCommand(argv: string[]): number {
     `kernel: btf=${features.btf ? 'yes' : 'no'} ringbuf=${features.ringbuf ? 'yes' : 'no'} ${kinds}\n\n`,
   );
   for (const p of report.probes) {
-    const status = p.supported
-      ? p.attach.map((a) => describeVariant({ kind: a.kind as never, program: a.program, target: a.target })).join(', ')
-      : 'UNSUPPORTED';
+    const status = p.supported ? p.attach.map(describeVariant).join(', ') : 'UNSUPPORTED';
     process.stdout.write(`${p.probe.padEnd(12)} ${status}\n    ${p.summary}\n`);
     for (const r of p.rejected) process.stdout.write(`    skipped ${r.kind}: ${r.reason}\n`);
   }
