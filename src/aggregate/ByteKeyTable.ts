@@ -1,29 +1,26 @@
-// Interns fixed-size binary keys (label bytes copied out of a record) to dense
+// Interns fixed-size binary keys (label words copied out of a record) to dense
 // series ids with an open-addressing table over typed arrays: no string and no
-// allocation per record. Callers hash while they copy the key (hashWord), so
-// each key word is touched once; keys are then compared exactly.
+// allocation per record. Callers bring the key's hash (any 32-bit hash, used
+// consistently); keys are then compared exactly. The arrays are public so a
+// compiled lookup (compileCounterAdd) can probe them in place.
 
-const EMPTY = -1;
+export const EMPTY = -1;
 
-/** FNV-1a seed, as int32 so the hash stays a small integer in V8 (never a heap number). */
-export const HASH_SEED = 0x811c9dc5 | 0;
-
-/** Folds one 32-bit key word into a running hash. */
-export function hashWord(hash: number, word: number): number {
-  const h = Math.imul(hash ^ word, 0x01000193);
-  return h ^ (h >>> 15);
-}
-
-export function hashKey(key: Uint32Array): number {
-  let h = HASH_SEED;
-  for (let i = 0; i < key.length; i++) h = hashWord(h, key[i]);
-  return h;
+/** A good default hash of a key: rotate-xor per word, one multiply to finish. */
+export function hashKey(key: Int32Array): number {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = ((h << 5) | (h >>> 27)) ^ key[i];
+  h = Math.imul(h, 0x9e3779b1);
+  return h ^ (h >>> 16);
 }
 
 export class ByteKeyTable {
-  private slots: Int32Array;
-  private keys: Uint32Array;
-  private hashes: Int32Array;
+  /** Slot -> id, or EMPTY. Only this class writes these arrays. */
+  slots: Int32Array;
+  /** id * words .. : the key words of each id. */
+  keys: Int32Array;
+  /** id -> the hash the key was inserted with. */
+  hashes: Int32Array;
   private count = 0;
 
   /** @param words key length in 32-bit words */
@@ -32,7 +29,7 @@ export class ByteKeyTable {
     initialSlots = 64,
   ) {
     this.slots = new Int32Array(initialSlots).fill(EMPTY);
-    this.keys = new Uint32Array((initialSlots / 2) * words);
+    this.keys = new Int32Array((initialSlots / 2) * words);
     this.hashes = new Int32Array(initialSlots / 2);
   }
 
@@ -41,7 +38,7 @@ export class ByteKeyTable {
   }
 
   /** The id of `key` (whose hash is `hash`), or -1 when it has not been interned. */
-  find(key: Uint32Array, hash: number): number {
+  find(key: Int32Array, hash: number): number {
     const mask = this.slots.length - 1;
     const words = this.words;
     const keys = this.keys;
@@ -57,7 +54,7 @@ export class ByteKeyTable {
   }
 
   /** Interns `key` (which must not be present yet) and returns its new id. */
-  insert(key: Uint32Array, hash: number): number {
+  insert(key: Int32Array, hash: number): number {
     if ((this.count + 1) * 2 > this.slots.length) this.grow();
     const id = this.count++;
     this.keys.set(key.subarray(0, this.words), id * this.words);
@@ -67,7 +64,7 @@ export class ByteKeyTable {
   }
 
   /** The stored key of `id` as 32-bit words. */
-  key(id: number): Uint32Array {
+  key(id: number): Int32Array {
     return this.keys.subarray(id * this.words, (id + 1) * this.words);
   }
 
@@ -81,7 +78,7 @@ export class ByteKeyTable {
   private grow(): void {
     const capacity = this.slots.length; // ids double along with the slots
     this.slots = new Int32Array(capacity * 2).fill(EMPTY);
-    const keys = new Uint32Array(capacity * this.words);
+    const keys = new Int32Array(capacity * this.words);
     keys.set(this.keys.subarray(0, this.count * this.words));
     this.keys = keys;
     const hashes = new Int32Array(capacity);

@@ -12,25 +12,22 @@ export interface AggregatorSettings {
 
 export class ProbeAggregator implements RecordSink {
   readonly counters: RecordCounter[];
-  private readonly typeOffset: number;
-  private readonly versionOffset: number;
-  private readonly version: number;
+  /** Word index of hdr.type within a record; hdr.version is the high half of that word. */
+  private readonly headerWord: number;
+  /** hdr.type | hdr.version << 16, as the record's first header word must read. */
+  private readonly expectedHeader: number;
   private readonly minLength: number;
   /** Records that were too short or of another type or version: a bug if ever non-zero. */
   invalid = 0;
-  /** Int32 view of the memory behind the last DataView seen (the ring's, in practice). */
-  private view: DataView | undefined;
-  private words: Int32Array<ArrayBufferLike> = new Int32Array(0);
 
-  constructor(
-    definition: ProbeDefinition,
-    layout: RecordLayout,
-    private readonly recordType: number,
-    settings: AggregatorSettings,
-  ) {
-    this.typeOffset = layout.field('hdr.type').offset;
-    this.versionOffset = layout.field('hdr.version').offset;
-    this.version = definition.record.version;
+  constructor(definition: ProbeDefinition, layout: RecordLayout, recordType: number, settings: AggregatorSettings) {
+    const type = layout.field('hdr.type');
+    const version = layout.field('hdr.version');
+    if (type.offset % 4 !== 0 || version.offset !== type.offset + 2 || type.size !== 2 || version.size !== 2) {
+      throw new Error(`${layout.name}: hdr.type and hdr.version must be adjacent u16s starting on a 4-byte boundary`);
+    }
+    this.headerWord = type.offset >> 2;
+    this.expectedHeader = recordType | (definition.record.version << 16);
     this.minLength = layout.size;
     this.counters = definition.metrics.map(
       (metric) =>
@@ -43,20 +40,12 @@ export class ProbeAggregator implements RecordSink {
     );
   }
 
-  onRecord(view: DataView, offset: number, length: number): void {
-    if (
-      length < this.minLength ||
-      view.getUint16(offset + this.typeOffset, true) !== this.recordType ||
-      view.getUint16(offset + this.versionOffset, true) !== this.version
-    ) {
+  onRecord(view: DataView, words: Int32Array, offset: number, length: number): void {
+    if (length < this.minLength || words[(offset >> 2) + this.headerWord] !== this.expectedHeader) {
       this.invalid++;
       return;
     }
-    if (view !== this.view) {
-      this.view = view;
-      this.words = new Int32Array(view.buffer, view.byteOffset, view.byteLength >> 2);
-    }
     const counters = this.counters;
-    for (let i = 0; i < counters.length; i++) counters[i].add(view, this.words, offset);
+    for (let i = 0; i < counters.length; i++) counters[i].add(view, words, offset);
   }
 }

@@ -1,9 +1,12 @@
 // A counter keyed by label values taken straight from record fields. The hot
-// path copies the label bytes into a scratch key and bumps a Float64Array slot;
-// strings are decoded once per new series, and only at collection time.
+// path (compiled per label plan, see compileCounterAdd) finds the series of a
+// record's label words and bumps a Float64Array slot; strings are decoded once
+// per new series, and only at collection time.
 import { readCString } from '../decode/readField';
 import type { Field } from '../decode/RecordLayout';
-import { ByteKeyTable, HASH_SEED, hashWord } from './ByteKeyTable';
+import { ByteKeyTable } from './ByteKeyTable';
+import type { AddFunction, CounterState } from './compileCounterAdd';
+import { LABEL_KINDS, compileCounterAdd, labelWords } from './compileCounterAdd';
 import type { Labels, MetricFamily, Sample } from './MetricFamily';
 
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
@@ -15,27 +18,16 @@ export interface LabelSource {
   format?: (value: number) => string;
 }
 
-const LABEL_KINDS = new Set(['string', 'u8', 's8', 'u16', 's16', 'u32', 's32']);
-
-// Label kinds as small integers, so the per-record loop is a few compares.
-const KIND_CODES: Record<string, number> = { string: 0, u8: 1, s8: 2, u16: 3, s16: 4, u32: 5, s32: 5 };
-const STRING = 0;
-const U8 = 1;
-const S8 = 2;
-const U16 = 3;
-const S16 = 4;
-
-function wordsFor(field: Field): number {
-  return field.kind === 'string' ? field.size / 4 : 1;
-}
-
-export class RecordCounter implements MetricFamily {
+export class RecordCounter implements MetricFamily, CounterState {
   readonly type = 'counter';
-  private readonly table: ByteKeyTable;
-  private readonly scratch: Uint32Array;
-  /** Per label: kind code, field offset, field size. */
-  private readonly plan: Int32Array;
-  private values = new Float64Array(64);
+  readonly table: ByteKeyTable;
+  readonly scratch: Int32Array;
+  values = new Float64Array(64);
+  /**
+   * Adds `amount` to the series named by this record's label fields. `words`
+   * views the same memory as `view`; records start 8-byte aligned.
+   */
+  readonly add: AddFunction;
   private readonly labelCache: Labels[] = [];
   private overflowValue = 0;
   /** Records whose new label set did not fit under the series cap. */
@@ -53,39 +45,34 @@ export class RecordCounter implements MetricFamily {
           `${name}: label '${label}' reads field '${field.name}' of kind ${field.kind}; labels take strings or integers up to 32 bits`,
         );
       }
-      // The key loop reads strings as aligned 32-bit words (see loadKey).
+      // Strings are loaded as aligned 32-bit words.
       if (field.kind === 'string' && (field.size % 4 !== 0 || field.offset % 4 !== 0)) {
         throw new Error(
           `${name}: label '${label}' reads char[${field.size}] at offset ${field.offset}; string labels need size and offset multiples of 4`,
         );
       }
     }
-    const words = labels.reduce((sum, source) => sum + wordsFor(source.field), 0);
+    const words = labels.reduce((sum, source) => sum + labelWords(source.field), 0);
     this.table = new ByteKeyTable(Math.max(words, 1));
-    this.scratch = new Uint32Array(Math.max(words, 1));
-    this.plan = Int32Array.from(labels.flatMap(({ field }) => [KIND_CODES[field.kind], field.offset, field.size]));
+    this.scratch = new Int32Array(Math.max(words, 1));
+    this.add = compileCounterAdd(
+      labels.map((source) => source.field),
+      this,
+    );
   }
 
   get seriesCount(): number {
     return this.table.size;
   }
 
-  /**
-   * Adds `amount` to the series named by this record's label fields. `words`
-   * views the same memory as `view`; records start 8-byte aligned.
-   */
-  add(view: DataView, words: Int32Array, record: number, amount = 1): void {
-    const hash = this.loadKey(view, words, record);
-    let id = this.table.find(this.scratch, hash);
-    if (id < 0) {
-      if (this.table.size >= this.maxSeries) {
-        this.overflowValue += amount;
-        this.overflowCount++;
-        return;
-      }
-      id = this.table.insert(this.scratch, hash);
-      if (id >= this.values.length) this.growValues();
+  addNew(hash: number, amount: number): void {
+    if (this.table.size >= this.maxSeries) {
+      this.overflowValue += amount;
+      this.overflowCount++;
+      return;
     }
+    const id = this.table.insert(this.scratch, hash);
+    if (id >= this.values.length) this.growValues();
     this.values[id] += amount;
   }
 
@@ -101,47 +88,6 @@ export class RecordCounter implements MetricFamily {
     return samples;
   }
 
-  /** Copies the label fields into the scratch key and returns its hash; no calls, no allocation. */
-  private loadKey(view: DataView, words: Int32Array, record: number): number {
-    const key = this.scratch;
-    const plan = this.plan;
-    let hash = HASH_SEED;
-    let w = 0;
-    for (let p = 0; p < plan.length; p += 3) {
-      const kind = plan[p];
-      const at = record + plan[p + 1];
-      if (kind === STRING) {
-        // A word at a time; from the first NUL on the key is zero (the rest is stale ring memory).
-        const end = w + plan[p + 2] / 4;
-        let ended = false;
-        // Typed-array loads: cheaper than DataView calls, and the field is 4-byte aligned.
-        for (let i = at >> 2; w < end; i++) {
-          let word = 0;
-          if (!ended) {
-            word = words[i];
-            const zero = (word - 0x01010101) & ~word & 0x80808080; // lowest set bit: the first NUL byte
-            if (zero !== 0) {
-              word &= ((zero & -zero) >>> 7) - 1;
-              ended = true;
-            }
-          }
-          key[w++] = word;
-          hash = hashWord(hash, word);
-        }
-        continue;
-      }
-      let word: number;
-      if (kind === U8) word = view.getUint8(at);
-      else if (kind === S8) word = view.getInt8(at);
-      else if (kind === U16) word = view.getUint16(at, true);
-      else if (kind === S16) word = view.getInt16(at, true);
-      else word = view.getInt32(at, true);
-      key[w++] = word;
-      hash = hashWord(hash, word);
-    }
-    return hash;
-  }
-
   private labelsOf(id: number): Labels {
     let labels = this.labelCache[id];
     if (labels) return labels;
@@ -151,7 +97,7 @@ export class RecordCounter implements MetricFamily {
     let offset = 0;
     for (const source of this.labels) {
       const { field } = source;
-      const words = wordsFor(field);
+      const words = labelWords(field);
       if (field.kind === 'string') {
         labels[source.label] = readCString(bytes, offset, field.size);
       } else {

@@ -6,8 +6,12 @@ import type { NativeBpfObject, NativeRingReader } from '../native/addon';
 import { addon } from '../native/addon';
 
 export interface RecordSink {
-  /** One record: `length` bytes at `offset` in `view`. Called in ring order; valid only during the call. */
-  onRecord(view: DataView, offset: number, length: number): void;
+  /**
+   * One record: `length` bytes at `offset` in `view`, which `words` views as
+   * int32s (records start 8-byte aligned). Called in ring order; the bytes are
+   * valid only during the call.
+   */
+  onRecord(view: DataView, words: Int32Array, offset: number, length: number): void;
 }
 
 export interface DrainSettings {
@@ -21,6 +25,7 @@ const LENGTH_MASK = DISCARDED - 1;
 export class RingDrain {
   private readonly reader: NativeRingReader;
   private readonly view: DataView;
+  private readonly words: Int32Array;
   private readonly mask: number;
   private offset: number;
   private timer: NodeJS.Timeout | undefined;
@@ -38,6 +43,7 @@ export class RingDrain {
   ) {
     this.reader = new addon.RingReader(object, 'events');
     this.view = new DataView(this.reader.data);
+    this.words = new Int32Array(this.reader.data);
     this.mask = this.reader.size - 1;
     this.offset = this.reader.offset();
   }
@@ -49,22 +55,23 @@ export class RingDrain {
 
   /** Drains until the ring is empty; returns the records handed over. */
   drain(): number {
-    const { view, mask, sink } = this;
+    const { view, words, mask, sink } = this;
     let total = 0;
     for (let ready = this.reader.ready(); ready > 0; ready = this.reader.ready()) {
+      const start = this.offset;
       let walked = 0;
       while (walked < ready) {
-        const at = (this.offset + walked) & mask;
-        const header = view.getUint32(at, true);
+        const at = (start + walked) & mask;
+        const header = words[at >> 2];
         const length = header & LENGTH_MASK;
         if ((header & DISCARDED) === 0) {
-          sink.onRecord(view, at + HEADER_BYTES, length);
+          sink.onRecord(view, words, at + HEADER_BYTES, length);
           total++;
         }
         walked += (length + HEADER_BYTES + 7) & ~7;
       }
       this.reader.commit(walked);
-      this.offset = (this.offset + walked) & mask;
+      this.offset = (start + walked) & mask;
       this.batches++;
     }
     this.records += total;

@@ -2,7 +2,7 @@ import t from 'tap';
 
 import { ByteKeyTable, hashKey } from '../../src/aggregate/ByteKeyTable';
 
-const key = (...words: number[]): Uint32Array => Uint32Array.from(words);
+const key = (...words: number[]): Int32Array => Int32Array.from(words);
 
 void t.test('ids are dense, stable and survive growth', (t) => {
   const table = new ByteKeyTable(3, 4); // tiny: grows many times

@@ -3,10 +3,15 @@ import t from 'tap';
 
 import { ProbeAggregator } from '../../src/aggregate/ProbeAggregator';
 import { execProbe } from '../../src/probes/exec';
-import { cString, handExecLayout, writeFields } from '../helpers/records';
+import { cString, handExecLayout, wordsOf, writeFields } from '../helpers/records';
 
 const layout = handExecLayout();
 const EXEC = 1;
+
+/** Feeds one record held in `view` (at offset 0) to the aggregator. */
+function feed(aggregator: ProbeAggregator, view: DataView, length: number): void {
+  aggregator.onRecord(view, wordsOf(view), 0, length);
+}
 
 function record(values: Record<string, number | Uint8Array>): DataView {
   const bytes = new Uint8Array(layout.size);
@@ -19,11 +24,11 @@ void t.test('valid records are counted, the rest are invalid', (t) => {
   t.equal(aggregator.counters.length, 1);
   t.equal(aggregator.counters[0].name, 'kernscope_process_execs_total');
 
-  aggregator.onRecord(record({}), 0, layout.size);
-  aggregator.onRecord(record({ comm: cString('true', 16) }), 0, layout.size + 8); // longer is fine
-  aggregator.onRecord(record({ 'hdr.type': 2 }), 0, layout.size); // another record type
-  aggregator.onRecord(record({ 'hdr.version': 2 }), 0, layout.size); // a layout this decoder does not know
-  aggregator.onRecord(record({}), 0, layout.size - 1); // truncated
+  feed(aggregator, record({}), layout.size);
+  feed(aggregator, record({ comm: cString('true', 16) }), layout.size + 8); // longer is fine
+  feed(aggregator, record({ 'hdr.type': 2 }), layout.size); // another record type
+  feed(aggregator, record({ 'hdr.version': 2 }), layout.size); // a layout this decoder does not know
+  feed(aggregator, record({}), layout.size - 1); // truncated
   t.equal(aggregator.invalid, 3);
   t.same(aggregator.counters[0].collect(), [
     { labels: { comm: 'sh' }, value: 1 },
@@ -44,12 +49,12 @@ void t.test('a metric label naming a field the record lacks fails at constructio
 });
 
 void t.test('a view that starts inside its buffer (byteOffset 16) is read at its own offsets', (t) => {
-  // RecordSink.onRecord takes any DataView; only its offsets are meaningful.
+  // RecordSink.onRecord takes any DataView (with its int32 view); only their offsets are meaningful.
   const aggregator = new ProbeAggregator(execProbe, layout, EXEC, { maxSeriesPerMetric: 10 });
   const buffer = new Uint8Array(16 + layout.size);
   writeFields(buffer, 0, layout, { comm: cString('decoy', 16) }); // bytes before the view
   writeFields(buffer, 16, layout, { 'hdr.type': EXEC, 'hdr.version': 1, comm: cString('inside', 16) });
-  aggregator.onRecord(new DataView(buffer.buffer, 16, layout.size), 0, layout.size);
+  feed(aggregator, new DataView(buffer.buffer, 16, layout.size), layout.size);
   t.equal(aggregator.invalid, 0);
   t.same(aggregator.counters[0].collect(), [{ labels: { comm: 'inside' }, value: 1 }]);
   t.end();

@@ -36,7 +36,7 @@ function recordingSink(layout: RecordLayout, seen: Seen[]): RecordSink {
   const comm = layout.field('comm');
   const ts = layout.field('hdr.ts_ns');
   return {
-    onRecord(view, offset, length) {
+    onRecord(view, _words, offset, length) {
       seen.push({ comm: readField(view, offset, comm) as string, ts: readField(view, offset, ts) as number, length });
     },
   };
