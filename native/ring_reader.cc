@@ -13,42 +13,28 @@
 namespace kernscope {
 namespace {
 
-uint64_t LoadAcquire(const void* p) {
-  return __atomic_load_n(static_cast<const uint64_t*>(p), __ATOMIC_ACQUIRE);
-}
-uint32_t LoadAcquire32(const void* p) {
-  return __atomic_load_n(static_cast<const uint32_t*>(p), __ATOMIC_ACQUIRE);
+struct Mapping {
+  void* address;
+  size_t length;
+  ~Mapping() { munmap(address, length); }
+};
+
+// Maps part of the ring and wraps it in an ArrayBuffer that owns the mapping.
+Napi::ArrayBuffer MapRing(Napi::Env env, int fd, size_t length, int protection, off_t offset) {
+  void* address = mmap(nullptr, length, protection, MAP_SHARED, fd, offset);
+  if (address == MAP_FAILED) ThrowBpfError(env, "mmap ring buffer", errno);
+  auto* mapping = new Mapping{address, length};
+  return Napi::ArrayBuffer::New(
+      env, address, length, [](Napi::Env, void*, Mapping* m) { delete m; }, mapping);
 }
 
 }  // namespace
 
-RingMapping::RingMapping(int map_fd, uint32_t ring_size)
-    : size(ring_size), page_size(static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
-  consumer = mmap(nullptr, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
-  if (consumer == MAP_FAILED) {
-    consumer = nullptr;
-    return;
-  }
-  producer = mmap(nullptr, page_size + 2 * static_cast<size_t>(size), PROT_READ, MAP_SHARED, map_fd,
-                  static_cast<off_t>(page_size));
-  if (producer == MAP_FAILED) producer = nullptr;
-}
-
-RingMapping::~RingMapping() {
-  if (consumer != nullptr) munmap(consumer, page_size);
-  if (producer != nullptr) munmap(producer, page_size + 2 * static_cast<size_t>(size));
-}
-
-RingResource::RingResource(Napi::Env env, int map_fd, uint32_t size)
-    : env_(env), map_fd_(map_fd), mapping_(std::make_shared<RingMapping>(map_fd, size)) {
-  if (!mapping_->ok()) ThrowBpfError(env, "mmap ring buffer", errno);
-  // The ArrayBuffer co-owns the mapping: it stays valid while JS can reach it.
-  auto* owner = new std::shared_ptr<RingMapping>(mapping_);
-  Napi::ArrayBuffer data = Napi::ArrayBuffer::New(
-      env, mapping_->data(), 2 * static_cast<size_t>(size),
-      [](Napi::Env, void*, std::shared_ptr<RingMapping>* hint) { delete hint; }, owner);
-  data_ = Napi::Persistent(data);
-  consumer_pos_ = scanned_pos_ = LoadAcquire(mapping_->consumer);
+RingResource::RingResource(Napi::Env env, int map_fd, uint32_t size) : env_(env), map_fd_(map_fd) {
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  consumer_ = Napi::Persistent(MapRing(env, map_fd, page, PROT_READ | PROT_WRITE, 0));
+  producer_ = Napi::Persistent(MapRing(env, map_fd, page + 2 * static_cast<size_t>(size), PROT_READ,
+                                       static_cast<off_t>(page)));
 }
 
 void RingResource::Release() {
@@ -59,35 +45,15 @@ void RingResource::Release() {
     poll_ = nullptr;
   }
   on_readable_.Reset();
-  data_.Reset();
-  mapping_.reset();
+  consumer_.Reset();
+  producer_.Reset();
 }
 
-// Bytes of complete records from the consumer position on. Stops at the first
-// record the kernel is still writing (busy bit).
-uint64_t RingResource::Ready() {
-  const uint8_t* data = mapping_->data();
-  const uint64_t mask = mapping_->size - 1;
-  const uint64_t producer = LoadAcquire(mapping_->producer);
-  uint64_t pos = scanned_pos_;
-  while (pos < producer) {
-    uint32_t header = LoadAcquire32(data + (pos & mask));
-    if (header & BPF_RINGBUF_BUSY_BIT) break;
-    uint32_t length = header & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-    pos += (static_cast<uint64_t>(length) + BPF_RINGBUF_HDR_SZ + 7) & ~static_cast<uint64_t>(7);
-  }
-  scanned_pos_ = pos;
-  return pos - consumer_pos_;
-}
-
-// Hands `bytes` (whole records, as walked by JS) back to the kernel.
-void RingResource::Commit(uint64_t bytes) {
-  if (bytes > scanned_pos_ - consumer_pos_) {
-    throw Napi::RangeError::New(env_, "commit(" + std::to_string(bytes) + ") is past the ready records (" +
-                                          std::to_string(scanned_pos_ - consumer_pos_) + " bytes)");
-  }
-  consumer_pos_ += bytes;
-  __atomic_store_n(static_cast<uint64_t*>(mapping_->consumer), consumer_pos_, __ATOMIC_RELEASE);
+// After close, JS holding the buffers sees them empty, not a ring nobody drains.
+void RingResource::Detach() {
+  if (IsReleased()) return;
+  Consumer().Detach();
+  Producer().Detach();
 }
 
 void RingResource::Watch(Napi::Function on_readable) {
@@ -121,9 +87,6 @@ void RingResource::OnReadable(uv_poll_t* handle, int status, int) {
 Napi::Function RingReader::Init(Napi::Env env) {
   return DefineClass(env, "RingReader",
                      {
-                         InstanceMethod("ready", &RingReader::Ready),
-                         InstanceMethod("commit", &RingReader::Commit),
-                         InstanceMethod("offset", &RingReader::Offset),
                          InstanceMethod("watch", &RingReader::Watch),
                          InstanceMethod("close", &RingReader::Close),
                      });
@@ -141,41 +104,22 @@ RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingRe
   ring_ = std::make_shared<RingResource>(env, bpf_map__fd(map), bpf_map__max_entries(map));
   object->Own(ring_);
   object_ = Napi::Persistent(info[0].As<Napi::Object>());
-  info.This().As<Napi::Object>().Set("data", ring_->Data());
-  info.This().As<Napi::Object>().Set("size", bpf_map__max_entries(map));
-}
-
-RingResource& RingReader::Ring(Napi::Env env) {
-  if (!ring_ || ring_->IsReleased()) ThrowUsage(env, "ring reader is closed");
-  return *ring_;
-}
-
-Napi::Value RingReader::Ready(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(Ring(info.Env()).Ready()));
-}
-
-void RingReader::Commit(const Napi::CallbackInfo& info) {
-  RingResource& ring = Ring(info.Env());
-  if (!info[0].IsNumber()) ThrowUsage(info.Env(), "commit needs a byte count");
-  int64_t bytes = info[0].As<Napi::Number>().Int64Value();
-  if (bytes < 0) ThrowUsage(info.Env(), "commit needs a non-negative byte count");
-  ring.Commit(static_cast<uint64_t>(bytes));
-}
-
-Napi::Value RingReader::Offset(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), Ring(info.Env()).Offset());
+  Napi::Object self = info.This().As<Napi::Object>();
+  self.Set("consumer", ring_->Consumer());
+  self.Set("producer", ring_->Producer());
+  self.Set("dataOffset", sysconf(_SC_PAGESIZE));
+  self.Set("size", bpf_map__max_entries(map));
 }
 
 void RingReader::Watch(const Napi::CallbackInfo& info) {
-  RingResource& ring = Ring(info.Env());
+  if (!ring_ || ring_->IsReleased()) ThrowUsage(info.Env(), "ring reader is closed");
   if (!info[0].IsFunction()) ThrowUsage(info.Env(), "watch needs a callback function");
-  ring.Watch(info[0].As<Napi::Function>());
+  ring_->Watch(info[0].As<Napi::Function>());
 }
 
 void RingReader::Close(const Napi::CallbackInfo&) {
   if (!ring_ || ring_->IsReleased()) return;
-  // Detach first: JS holding `data` then sees an empty buffer, not a ring nobody drains.
-  ring_->Data().Detach();
+  ring_->Detach();
   ring_->Release();
 }
 

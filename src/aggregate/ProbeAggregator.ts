@@ -1,8 +1,9 @@
 // Turns one probe's records into its metric families. Built once from the
-// probe definition and the record layout read from BTF; per record it checks
-// the header and feeds each family, with no allocation.
-import type { RecordSink } from '../drain/RingDrain';
+// probe definition and the record layout read from BTF. Its per-record code
+// (header check, then every counter) is compiled into the drain loop.
 import type { RecordLayout } from '../decode/RecordLayout';
+import type { RecordCode, RecordHandler, RecordSink } from '../drain/RecordLoop';
+import { compileRecordHandler } from '../drain/RecordLoop';
 import type { ProbeDefinition } from '../probes/ProbeDefinition';
 import { RecordCounter } from './RecordCounter';
 
@@ -19,6 +20,8 @@ export class ProbeAggregator implements RecordSink {
   private readonly minLength: number;
   /** Records that were too short or of another type or version: a bug if ever non-zero. */
   invalid = 0;
+  /** One record at a time, through the same compiled code the drain loop uses. */
+  readonly onRecord: RecordHandler;
 
   constructor(definition: ProbeDefinition, layout: RecordLayout, recordType: number, settings: AggregatorSettings) {
     const type = layout.field('hdr.type');
@@ -38,14 +41,18 @@ export class ProbeAggregator implements RecordSink {
           settings.maxSeriesPerMetric,
         ),
     );
+    this.onRecord = compileRecordHandler(this.recordCode());
   }
 
-  onRecord(view: DataView, words: Int32Array, offset: number, length: number): void {
-    if (length < this.minLength || words[(offset >> 2) + this.headerWord] !== this.expectedHeader) {
-      this.invalid++;
-      return;
-    }
-    const counters = this.counters;
-    for (let i = 0; i < counters.length; i++) counters[i].add(view, words, offset);
+  recordCode(): RecordCode {
+    const header = `words[(record >> 2) + ${this.headerWord}]`;
+    return {
+      prelude: this.counters.map((_, i) => `const counter${i} = state.counters[${i}];`).join('\n'),
+      body: [
+        `if (length < ${this.minLength} || ${header} !== ${this.expectedHeader}) { state.invalid++; break thisRecord; }`,
+        ...this.counters.map((counter, i) => counter.blockSource(`counter${i}`, `count${i}`)),
+      ].join('\n'),
+      state: this,
+    };
   }
 }

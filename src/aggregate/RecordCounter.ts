@@ -6,7 +6,7 @@ import { readCString } from '../decode/readField';
 import type { Field } from '../decode/RecordLayout';
 import { ByteKeyTable } from './ByteKeyTable';
 import type { AddFunction, CounterState } from './compileCounterAdd';
-import { LABEL_KINDS, compileCounterAdd, labelWords } from './compileCounterAdd';
+import { LABEL_KINDS, compileCounterAdd, counterBlock, labelWords } from './compileCounterAdd';
 import type { Labels, MetricFamily, Sample } from './MetricFamily';
 
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
@@ -55,10 +55,16 @@ export class RecordCounter implements MetricFamily, CounterState {
     const words = labels.reduce((sum, source) => sum + labelWords(source.field), 0);
     this.table = new ByteKeyTable(Math.max(words, 1));
     this.scratch = new Int32Array(Math.max(words, 1));
-    this.add = compileCounterAdd(
-      labels.map((source) => source.field),
-      this,
-    );
+    this.add = compileCounterAdd(this.fields(), this);
+  }
+
+  /** Per-record statements for a loop where this counter is reachable as `counter` (see counterBlock). */
+  blockSource(counter: string, label: string): string {
+    return counterBlock(this.fields(), counter, label, '1');
+  }
+
+  private fields(): Field[] {
+    return this.labels.map((source) => source.field);
   }
 
   get seriesCount(): number {

@@ -55,7 +55,12 @@ function loadLabel(field: Field, index: number, first: number): string[] {
   }
 }
 
-export function compileCounterAdd(fields: readonly Field[], state: CounterState): AddFunction {
+/**
+ * Statements that add `amount` to the series of the record at `record` (words
+ * and view in scope), for a counter reachable as `counter`. They sit in a block
+ * labelled `label` and leave it with `break label;`.
+ */
+export function counterBlock(fields: readonly Field[], counter: string, label: string, amount: string): string {
   const width = fields.reduce((sum, field) => sum + labelWords(field), 0);
   const names = Array.from({ length: width }, (_, i) => `w${i}`);
   const body: string[] = [`let z = 0, h = 0${names.map((w) => `, ${w} = 0`).join('')};`];
@@ -68,15 +73,21 @@ export function compileCounterAdd(fields: readonly Field[], state: CounterState)
   for (const w of names) body.push(`h = ((h << 5) | (h >>> 27)) ^ ${w};`);
   body.push(
     'h = Math.imul(h, 0x9e3779b1); h ^= h >>> 16;',
-    'const table = state.table, slots = table.slots, keys = table.keys, hashes = table.hashes, mask = slots.length - 1;',
-    'for (let s = h & mask; ; s = (s + 1) & mask) {',
+    `const table = ${counter}.table, slots = table.slots, keys = table.keys, hashes = table.hashes;`,
+    'const slotMask = slots.length - 1;',
+    'for (let s = h & slotMask; ; s = (s + 1) & slotMask) {',
     '  const id = slots[s];',
-    `  if (id === -1) { ${names.map((w, i) => `state.scratch[${i}] = ${w};`).join(' ')} state.addNew(h, amount); return; }`,
+    `  if (id === -1) { ${names.map((w, i) => `${counter}.scratch[${i}] = ${w};`).join(' ')} ${counter}.addNew(h, ${amount}); break ${label}; }`,
     `  if (hashes[id] === h) { const b = id * ${width};`,
-    `    if (${names.map((w, i) => `keys[b + ${i}] === ${w}`).join(' && ')}) { state.values[id] += amount; return; } }`,
+    `    if (${names.map((w, i) => `keys[b + ${i}] === ${w}`).join(' && ')}) { ${counter}.values[id] += ${amount}; break ${label}; } }`,
     '}',
   );
-  const source = `return function add(view, words, record, amount = 1) {\n${body.join('\n')}\n};`;
+  return `${label}: {\n${body.join('\n')}\n}`;
+}
+
+/** The counter's own `add`, compiled from the same block. */
+export function compileCounterAdd(fields: readonly Field[], state: CounterState): AddFunction {
+  const source = `return function add(view, words, record, amount = 1) {\n${counterBlock(fields, 'state', 'add', 'amount')}\n};`;
   // Deliberate code generation (see the top of this file); the source holds only numbers and fixed text.
   // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call
   return new Function('state', source)(state) as AddFunction;

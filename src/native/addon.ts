@@ -101,24 +101,24 @@ export interface NativeBpfObject {
 }
 
 /**
- * Zero-copy view of a ring buffer. `data` maps the ring's data pages twice in
- * a row (size * 2 bytes), so a record starting at any offset below `size` is
- * contiguous. Each record: u32 length (bit 31 busy, bit 30 discarded), u32,
- * then the record, padded to 8 bytes.
+ * A BPF ring buffer mapped into this process, for RingDrain to consume in
+ * place. `consumer` (read-write) holds the consumer position at byte 0;
+ * `producer` (read-only) holds the producer position at byte 0 and, from
+ * `dataOffset` on, the ring's data pages twice in a row (2 * size bytes), so a
+ * record starting anywhere in the first copy is contiguous. Positions are u64
+ * and must be read and written with Atomics (the ring protocol's
+ * acquire/release). Each record: u32 length (bit 31 busy, bit 30 discarded),
+ * u32, then the record, padded to 8 bytes.
  *
- * `data` is read-only memory (the kernel refuses writable mappings of a
- * ring's data pages, and JS has no read-only ArrayBuffer): writing into it
- * kills the process with SIGSEGV. Only RingDrain reads it.
+ * `producer` is read-only memory (the kernel refuses writable mappings of it,
+ * and JS has no read-only ArrayBuffer): writing into it kills the process with
+ * SIGSEGV. Only RingDrain touches these buffers.
  */
 export interface NativeRingReader {
-  readonly data: ArrayBuffer;
+  readonly consumer: ArrayBuffer;
+  readonly producer: ArrayBuffer;
+  readonly dataOffset: number;
   readonly size: number;
-  /** Bytes of complete records waiting from the consumer position on. */
-  ready(): number;
-  /** Returns `bytes` of walked records to the kernel. */
-  commit(bytes: number): void;
-  /** Where the consumer position is in `data`. */
-  offset(): number;
   /** Calls `onReadable` from the event loop whenever the kernel wakes the ring. */
   watch(onReadable: () => void): void;
   close(): void;

@@ -2,7 +2,8 @@
 // that straddle the end of the ring (the consumer position wraps many times).
 import t from 'tap';
 
-import type { RecordSink } from '../../src/drain/RingDrain';
+import type { RecordSink } from '../../src/drain/RecordLoop';
+import { callbackSink } from '../../src/drain/RecordLoop';
 import { RingDrain } from '../../src/drain/RingDrain';
 import { RecordLayout } from '../../src/decode/RecordLayout';
 import { readField } from '../../src/decode/readField';
@@ -35,11 +36,9 @@ interface Seen {
 function recordingSink(layout: RecordLayout, seen: Seen[]): RecordSink {
   const comm = layout.field('comm');
   const ts = layout.field('hdr.ts_ns');
-  return {
-    onRecord(view, _words, offset, length) {
-      seen.push({ comm: readField(view, offset, comm) as string, ts: readField(view, offset, ts) as number, length });
-    },
-  };
+  return callbackSink((view, _words, offset, length) => {
+    seen.push({ comm: readField(view, offset, comm) as string, ts: readField(view, offset, ts) as number, length });
+  });
 }
 
 void t.test('records across the ring end: 60 rounds in a one-page ring', (t) => {
@@ -95,7 +94,11 @@ void t.test('a full ring drains completely, in order', (t) => {
 void t.test('stop() drains what is waiting, then the reader is closed', (t) => {
   const object = loadgen(t, 64 * 1024);
   let records = 0;
-  const drain = new RingDrain(object, { onRecord: () => void records++ }, { intervalMs: 1000 });
+  const drain = new RingDrain(
+    object,
+    callbackSink(() => void records++),
+    { intervalMs: 1000 },
+  );
   object.testRun('loadgen', [50]);
   drain.stop();
   t.equal(records, 50, 'the last drain in stop() handed over every waiting record');
@@ -106,7 +109,11 @@ void t.test('stop() drains what is waiting, then the reader is closed', (t) => {
 void t.test('start(): the timer drains without being asked', async (t) => {
   const object = loadgen(t, 64 * 1024);
   let records = 0;
-  const drain = new RingDrain(object, { onRecord: () => void records++ }, { intervalMs: 10 });
+  const drain = new RingDrain(
+    object,
+    callbackSink(() => void records++),
+    { intervalMs: 10 },
+  );
   drain.start();
   t.teardown(() => drain.stop());
   object.testRun('loadgen', [40]);
