@@ -9,6 +9,7 @@
 
 enum ks_record_type {
 	KS_RECORD_EXEC = 1,
+	KS_RECORD_OOM = 2,
 };
 
 struct ks_record_header {

@@ -10,6 +10,7 @@
 KS_EXPORT_TYPE(syscall_key);
 KS_EXPORT_TYPE(syscall_stats);
 KS_EXPORT_TYPE(syscall_error_key);
+KS_EXPORT_TYPE(syscall_error_stats);
 
 struct syscall_start {
 	__u64 ts_ns;
@@ -36,7 +37,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct syscall_error_key);
-	__type(value, __u64);
+	__type(value, struct syscall_error_stats);
 } syscall_errors SEC(".maps");
 
 static __always_inline int on_enter(long id)

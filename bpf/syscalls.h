@@ -23,6 +23,10 @@ struct syscall_error_key {
 	__s32 err; /* positive errno */
 };
 
+struct syscall_error_stats {
+	__u64 count;
+};
+
 _Static_assert(sizeof(struct syscall_stats) == 16 + 8 * KS_LOG2_SLOTS, "syscall_stats is ABI");
 _Static_assert(sizeof(struct syscall_error_key) == 8, "syscall_error_key is ABI");
 

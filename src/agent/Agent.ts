@@ -2,6 +2,7 @@
 // and offers every metric family to the exporters. stop() leaves nothing
 // loaded or attached.
 import { ProbeAggregator } from '../aggregate/ProbeAggregator';
+import { mapFamilies } from '../aggregate/MapMetrics';
 import type { MetricFamily } from '../aggregate/MetricFamily';
 import type { AgentOptions } from '../config/AgentOptions';
 import { RecordLayout } from '../decode/RecordLayout';
@@ -18,8 +19,10 @@ import { selfMetricFamilies } from './selfMetrics';
 
 export interface RunningProbe {
   loaded: LoadedProbe;
-  aggregator: ProbeAggregator;
-  drain: RingDrain;
+  /** Present when the probe emits ring records. */
+  records?: { aggregator: ProbeAggregator; drain: RingDrain };
+  /** Every metric family of the probe, from records and from maps. */
+  families: MetricFamily[];
 }
 
 export interface FailedProbe {
@@ -69,18 +72,12 @@ export class Agent {
       return;
     }
     try {
-      const layout = RecordLayout.fromObject(loaded.object, definition.record.struct);
-      const recordType = loaded.object.enumValues('ks_record_type')[definition.record.type];
-      if (recordType === undefined)
-        throw new Error(`${definition.name}: no ${definition.record.type} in enum ks_record_type`);
-      const aggregator = new ProbeAggregator(definition, layout, recordType, {
-        maxSeriesPerMetric: this.options.maxSeriesPerMetric,
-      });
-      const drain = new RingDrain(loaded.object, aggregator, {
-        intervalMs: this.options.drainIntervalMs,
-      });
-      drain.start();
-      this.running.push({ loaded, aggregator, drain });
+      const records = definition.record && this.startRecords(loaded, definition.record);
+      const families: MetricFamily[] = [
+        ...(records?.aggregator.counters ?? []),
+        ...mapFamilies(loaded.object, definition.mapMetrics, { maxSeriesPerMetric: this.options.maxSeriesPerMetric }),
+      ];
+      this.running.push({ loaded, records, families });
     } catch (error) {
       loaded.object.close();
       throw error;
@@ -90,21 +87,35 @@ export class Agent {
     }
   }
 
+  private startRecords(loaded: LoadedProbe, record: NonNullable<ProbeDefinition['record']>): RunningProbe['records'] {
+    const { definition, object } = loaded;
+    const layout = RecordLayout.fromObject(object, record.struct);
+    const recordType = object.enumValues('ks_record_type')[record.type];
+    if (recordType === undefined) throw new Error(`${definition.name}: no ${record.type} in enum ks_record_type`);
+    const aggregator = new ProbeAggregator(definition, layout, recordType, {
+      maxSeriesPerMetric: this.options.maxSeriesPerMetric,
+    });
+    const drain = new RingDrain(object, aggregator, { intervalMs: this.options.drainIntervalMs });
+    drain.start();
+    return { aggregator, drain };
+  }
+
   /** Ready: started, at least one probe attached, and every ring drained recently. */
   isReady(now = Date.now()): boolean {
     const stale = Math.max(5 * this.options.drainIntervalMs, 1000);
-    return this.started && this.running.length > 0 && this.running.every((p) => now - p.drain.lastDrainMs < stale);
+    const drained = (p: RunningProbe): boolean => !p.records || now - p.records.drain.lastDrainMs < stale;
+    return this.started && this.running.length > 0 && this.running.every(drained);
   }
 
   families(): MetricFamily[] {
-    return [...selfMetricFamilies(this), ...this.running.flatMap((p) => p.aggregator.counters)];
+    return [...selfMetricFamilies(this), ...this.running.flatMap((p) => p.families)];
   }
 
   /** Detaches and closes everything; safe to call twice. */
   stop(): void {
     for (const probe of this.running.splice(0)) {
       try {
-        probe.drain.stop();
+        probe.records?.drain.stop();
       } finally {
         probe.loaded.object.close();
       }

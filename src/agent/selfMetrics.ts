@@ -2,6 +2,7 @@
 import type { MetricFamily, Sample } from '../aggregate/MetricFamily';
 import { ComputedFamily } from '../aggregate/MetricFamily';
 import { buildInfo } from '../kernel/system';
+import type { RingDrain } from '../drain/RingDrain';
 import type { Agent, RunningProbe } from './Agent';
 
 const ZERO_KEY = new Uint8Array(4);
@@ -19,6 +20,11 @@ export function lostEvents(probe: RunningProbe): number {
 export function selfMetricFamilies(agent: Agent): MetricFamily[] {
   const perProbe = (value: (p: RunningProbe) => number) => (): Sample[] =>
     agent.running.map((p) => ({ labels: { probe: p.loaded.definition.name }, value: value(p) }));
+  // Ring counters exist only for probes that emit records.
+  const perRecordProbe = (value: (drain: RingDrain) => number) => (): Sample[] =>
+    agent.running.flatMap((p) =>
+      p.records ? [{ labels: { probe: p.loaded.definition.name }, value: value(p.records.drain) }] : [],
+    );
   const info = buildInfo();
 
   const families: MetricFamily[] = [
@@ -26,11 +32,11 @@ export function selfMetricFamilies(agent: Agent): MetricFamily[] {
       'kernscope_events_total',
       'Records drained from the probe ring buffer.',
       'counter',
-      perProbe((p) => p.drain.records),
+      perRecordProbe((d) => d.records),
     ),
     new ComputedFamily(
       'kernscope_events_lost_total',
-      'Records the kernel could not reserve in a full ring buffer (lost, never silently).',
+      'Events the kernel could not record: failed ring reservations, or full in-kernel tables (lost, never silently).',
       'counter',
       perProbe(lostEvents),
     ),
@@ -38,7 +44,7 @@ export function selfMetricFamilies(agent: Agent): MetricFamily[] {
       'kernscope_drain_batches_total',
       'Native drain calls that returned records (events_total / this = records per call).',
       'counter',
-      perProbe((p) => p.drain.batches),
+      perRecordProbe((d) => d.batches),
     ),
     new ComputedFamily(
       'kernscope_probe_up',
@@ -63,7 +69,7 @@ export function selfMetricFamilies(agent: Agent): MetricFamily[] {
       'counter',
       () =>
         agent.running.flatMap((p) =>
-          p.aggregator.counters.map((c) => ({ labels: { metric: c.name }, value: c.overflowCount })),
+          (p.records?.aggregator.counters ?? []).map((c) => ({ labels: { metric: c.name }, value: c.overflowCount })),
         ),
     ),
     new ComputedFamily(

@@ -1,8 +1,6 @@
 // What every exporter reads: a named family of series, materialised only when
 // an exporter asks (scrape or export time), never per record.
 
-export type MetricType = 'counter' | 'gauge';
-
 export type Labels = Record<string, string>;
 
 export interface Sample {
@@ -10,20 +8,41 @@ export interface Sample {
   value: number;
 }
 
-export interface MetricFamily {
+/** One histogram series: counts per bucket (not cumulative), the last one being +Inf. */
+export interface HistogramSample {
+  labels: Labels;
+  /** Upper bounds (inclusive) of the finite buckets, ascending, in the family's unit. */
+  bounds: readonly number[];
+  /** bounds.length + 1 counts; the last is the +Inf bucket. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+interface FamilyBase {
   /** Prometheus name, e.g. `kernscope_process_execs_total`. */
   readonly name: string;
   readonly help: string;
-  readonly type: MetricType;
+}
+
+export interface ScalarFamily extends FamilyBase {
+  readonly type: 'counter' | 'gauge';
   collect(): Sample[];
 }
 
+export interface HistogramFamily extends FamilyBase {
+  readonly type: 'histogram';
+  collect(): HistogramSample[];
+}
+
+export type MetricFamily = ScalarFamily | HistogramFamily;
+
 /** A family whose samples are computed on demand by a function. */
-export class ComputedFamily implements MetricFamily {
+export class ComputedFamily implements ScalarFamily {
   constructor(
     readonly name: string,
     readonly help: string,
-    readonly type: MetricType,
+    readonly type: 'counter' | 'gauge',
     private readonly compute: () => Sample[],
   ) {}
 

@@ -24,15 +24,17 @@ export class ProbeAggregator implements RecordSink {
   readonly onRecord: RecordHandler;
 
   constructor(definition: ProbeDefinition, layout: RecordLayout, recordType: number, settings: AggregatorSettings) {
+    const record = definition.record;
+    if (!record) throw new Error(`probe ${definition.name} emits no records`);
     const type = layout.field('hdr.type');
     const version = layout.field('hdr.version');
     if (type.offset % 4 !== 0 || version.offset !== type.offset + 2 || type.size !== 2 || version.size !== 2) {
       throw new Error(`${layout.name}: hdr.type and hdr.version must be adjacent u16s starting on a 4-byte boundary`);
     }
     this.headerWord = type.offset >> 2;
-    this.expectedHeader = recordType | (definition.record.version << 16);
+    this.expectedHeader = recordType | (record.version << 16);
     this.minLength = layout.size;
-    this.counters = definition.metrics.map(
+    this.counters = definition.recordMetrics.map(
       (metric) =>
         new RecordCounter(
           metric.name,

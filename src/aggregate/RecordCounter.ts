@@ -7,7 +7,7 @@ import type { Field } from '../decode/RecordLayout';
 import { ByteKeyTable } from './ByteKeyTable';
 import type { AddFunction, CounterState } from './compileCounterAdd';
 import { LABEL_KINDS, compileCounterAdd, counterBlock, labelWords } from './compileCounterAdd';
-import type { Labels, MetricFamily, Sample } from './MetricFamily';
+import type { Labels, Sample, ScalarFamily } from './MetricFamily';
 
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
 
@@ -18,7 +18,7 @@ export interface LabelSource {
   format?: (value: number) => string;
 }
 
-export class RecordCounter implements MetricFamily, CounterState {
+export class RecordCounter implements ScalarFamily, CounterState {
   readonly type = 'counter';
   readonly table: ByteKeyTable;
   readonly scratch: Int32Array;

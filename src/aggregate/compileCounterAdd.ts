@@ -61,7 +61,11 @@ function loadLabel(field: Field, index: number, first: number): string[] {
  * labelled `label` and leave it with `break label;`.
  */
 export function counterBlock(fields: readonly Field[], counter: string, label: string, amount: string): string {
-  const width = fields.reduce((sum, field) => sum + labelWords(field), 0);
+  // A counter without labels has one series, keyed by a single zero word.
+  const width = Math.max(
+    fields.reduce((sum, field) => sum + labelWords(field), 0),
+    1,
+  );
   const names = Array.from({ length: width }, (_, i) => `w${i}`);
   const body: string[] = [`let z = 0, h = 0${names.map((w) => `, ${w} = 0`).join('')};`];
   let first = 0;

@@ -4,7 +4,33 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Metric } from 'prom-client';
 
-import type { MetricFamily } from '../aggregate/MetricFamily';
+import type { HistogramSample, MetricFamily } from '../aggregate/MetricFamily';
+
+interface PromValue {
+  metricName?: string;
+  labels: Record<string, string | number>;
+  value: number;
+}
+
+/** Histogram series as Prometheus lines: cumulative _bucket{le}, _sum, _count. */
+function histogramValues(name: string, samples: HistogramSample[]): PromValue[] {
+  const values: PromValue[] = [];
+  for (const sample of samples) {
+    let cumulative = 0;
+    sample.counts.forEach((count, i) => {
+      cumulative += count;
+      const le = i < sample.bounds.length ? sample.bounds[i] : '+Inf';
+      values.push({ metricName: `${name}_bucket`, labels: { ...sample.labels, le }, value: cumulative });
+    });
+    values.push({ metricName: `${name}_sum`, labels: sample.labels, value: sample.sum });
+    values.push({ metricName: `${name}_count`, labels: sample.labels, value: sample.count });
+  }
+  return values;
+}
+
+function promValues(family: MetricFamily): PromValue[] {
+  return family.type === 'histogram' ? histogramValues(family.name, family.collect()) : family.collect();
+}
 
 /** The shape prom-client's Registry reads from a metric at scrape time. */
 function asPromMetric(family: MetricFamily): Metric {
@@ -18,7 +44,7 @@ function asPromMetric(family: MetricFamily): Metric {
       help: family.help,
       type: family.type,
       aggregator: 'sum',
-      values: family.collect(),
+      values: promValues(family),
     }),
   };
   // prom-client types registerMetric() with its own classes; the registry only uses the fields above.

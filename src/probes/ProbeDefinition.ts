@@ -1,6 +1,7 @@
 // A probe is data: which BPF object, how to attach it (variants in order of
-// preference), which record it emits and which metrics those records feed.
-// Adding a probe is adding a file in this folder and a line in index.ts.
+// preference), what it emits (ring records, or maps the kernel aggregates
+// into) and which metrics those feed. Adding a probe is adding a file in this
+// folder and a line in index.ts.
 import type { AttachKind } from '../native/addon';
 
 export interface AttachVariant {
@@ -17,7 +18,8 @@ export interface AttachPoint {
   variants: AttachVariant[];
 }
 
-export interface CounterDefinition {
+/** A counter over ring records: +1 per record, labelled from record fields. */
+export interface RecordCounterDefinition {
   type: 'counter';
   name: string;
   help: string;
@@ -25,18 +27,56 @@ export interface CounterDefinition {
   labels: Record<string, string>;
 }
 
-export type MetricDefinition = CounterDefinition;
+/** A label read from a map key field; integers may be formatted (syscall number -> name). */
+export interface KeyLabel {
+  field: string;
+  format?: (value: number) => string;
+}
+
+/** A metric read from a BPF map at collection time: the kernel aggregated it, per CPU. */
+interface MapMetricBase {
+  name: string;
+  help: string;
+  map: string;
+  /** Struct names in the object's BTF; per-CPU values are summed. */
+  key: string;
+  value: string;
+  labels: Record<string, KeyLabel>;
+}
+
+export interface MapCounterDefinition extends MapMetricBase {
+  type: 'counter';
+  /** u64 field of the value struct. */
+  field: string;
+}
+
+/** A log2 histogram (bpf/histogram.h): slot i counts values below 2^(i+1) units. */
+export interface MapHistogramDefinition extends MapMetricBase {
+  type: 'histogram';
+  /** u64[KS_LOG2_SLOTS] field of the value struct. */
+  slots: string;
+  /** u64 field holding the exact sum of observed values. */
+  sum: string;
+  /** Exported unit per kernel unit: 1e-9 turns nanoseconds into seconds. */
+  scale: number;
+  /** Default bucket bounds in the exported unit; each must be a slot edge (2^k kernel units). */
+  bounds: number[];
+}
+
+export type MapMetricDefinition = MapCounterDefinition | MapHistogramDefinition;
 
 export interface ProbeDefinition {
   name: string;
   summary: string;
   /** File in dist/bpf/. */
   object: string;
-  /**
-   * The record: its struct and its `enum ks_record_type` name, both read from
-   * the object's BTF, and the layout version this decoder was written for.
-   */
-  record: { struct: string; type: string; version: number };
   attach: AttachPoint[];
-  metrics: MetricDefinition[];
+  /**
+   * Ring records, if the probe emits any: the struct and its `enum
+   * ks_record_type` name, both read from the object's BTF, and the layout
+   * version this decoder was written for.
+   */
+  record?: { struct: string; type: string; version: number };
+  recordMetrics: RecordCounterDefinition[];
+  mapMetrics: MapMetricDefinition[];
 }

@@ -1,7 +1,7 @@
 import type { ProbeDefinition } from './ProbeDefinition';
 
 /** Process executions, from sched_process_exec (bpf/exec.bpf.c). */
-export const execProbe: ProbeDefinition = {
+export const execProbe = {
   name: 'exec',
   summary: 'successful execve() calls, by command name',
   object: 'exec.bpf.o',
@@ -16,7 +16,7 @@ export const execProbe: ProbeDefinition = {
       ],
     },
   ],
-  metrics: [
+  recordMetrics: [
     {
       type: 'counter',
       name: 'kernscope_process_execs_total',
@@ -24,4 +24,5 @@ export const execProbe: ProbeDefinition = {
       labels: { comm: 'comm' },
     },
   ],
-};
+  mapMetrics: [],
+} satisfies ProbeDefinition;

@@ -1,8 +1,9 @@
 import { execProbe } from './exec';
+import { syscallsProbe } from './syscalls';
 import type { ProbeDefinition } from './ProbeDefinition';
 
 /** Built-in probes, in the order `kernscope probes` lists them. */
-export const BUILTIN_PROBES: readonly ProbeDefinition[] = [execProbe];
+export const BUILTIN_PROBES: readonly ProbeDefinition[] = [execProbe, syscallsProbe];
 
 export function findProbe(name: string): ProbeDefinition | undefined {
   return BUILTIN_PROBES.find((probe) => probe.name === name);

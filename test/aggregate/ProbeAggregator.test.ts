@@ -40,7 +40,7 @@ void t.test('valid records are counted, the rest are invalid', (t) => {
 void t.test('a metric label naming a field the record lacks fails at construction', (t) => {
   const broken = {
     ...execProbe,
-    metrics: [{ type: 'counter' as const, name: 'm', help: 'h', labels: { x: 'no_such_field' } }],
+    recordMetrics: [{ type: 'counter' as const, name: 'm', help: 'h', labels: { x: 'no_such_field' } }],
   };
   t.throws(() => new ProbeAggregator(broken, layout, EXEC, { maxSeriesPerMetric: 10 }), {
     message: /no field 'no_such_field'/,

@@ -184,3 +184,12 @@ void t.test('many series: values grow with the table', (t) => {
   );
   t.end();
 });
+
+void t.test('a counter without labels has one series', (t) => {
+  const counter = new RecordCounter('plain_total', 'help', [], 10);
+  const view = new DataView(new ArrayBuffer(16));
+  counter.add(view, wordsOf(view), 0);
+  counter.add(view, wordsOf(view), 8, 4);
+  t.same(counter.collect(), [{ labels: {}, value: 5 }]);
+  t.end();
+});

@@ -1,0 +1,71 @@
+import { errnoName, syscallName } from './formats';
+import type { ProbeDefinition } from './ProbeDefinition';
+
+/** Log2 slot edges 2^10 .. 2^30 ns (about 1 us .. 1.07 s), every other slot. */
+export const SYSCALL_LATENCY_BOUNDS = Array.from({ length: 11 }, (_, i) => 2 ** (10 + 2 * i) * 1e-9);
+
+/**
+ * Syscall counts, latency and errors per syscall (bpf/syscalls.bpf.c),
+ * aggregated in per-CPU maps: syscalls are too hot for a ring record each.
+ * Counted at sys_exit, so calls that never return (exit, exit_group, a
+ * successful execve's old image) are not counted.
+ */
+export const syscallsProbe: ProbeDefinition = {
+  name: 'syscalls',
+  summary: 'syscall counts, latency and errors, by syscall (aggregated in the kernel)',
+  object: 'syscalls.bpf.o',
+  attach: [
+    {
+      name: 'sys_enter',
+      variants: [
+        { kind: 'tp_btf', program: 'syscalls_enter_tp_btf' },
+        { kind: 'raw_tp', program: 'syscalls_enter_raw_tp', target: 'sys_enter' },
+        { kind: 'tracepoint', program: 'syscalls_enter_tracepoint', target: 'raw_syscalls/sys_enter' },
+      ],
+    },
+    {
+      name: 'sys_exit',
+      variants: [
+        { kind: 'tp_btf', program: 'syscalls_exit_tp_btf' },
+        { kind: 'raw_tp', program: 'syscalls_exit_raw_tp', target: 'sys_exit' },
+        { kind: 'tracepoint', program: 'syscalls_exit_tracepoint', target: 'raw_syscalls/sys_exit' },
+      ],
+    },
+  ],
+  recordMetrics: [],
+  mapMetrics: [
+    {
+      type: 'counter',
+      name: 'kernscope_syscalls_total',
+      help: 'Completed syscalls, by syscall name.',
+      map: 'syscall_stats',
+      key: 'syscall_key',
+      value: 'syscall_stats',
+      field: 'count',
+      labels: { syscall: { field: 'id', format: syscallName } },
+    },
+    {
+      type: 'histogram',
+      name: 'kernscope_syscall_duration_seconds',
+      help: 'Syscall latency (sys_enter to sys_exit), by syscall name; buckets are in-kernel log2 slot edges.',
+      map: 'syscall_stats',
+      key: 'syscall_key',
+      value: 'syscall_stats',
+      slots: 'slots',
+      sum: 'sum_ns',
+      scale: 1e-9,
+      bounds: SYSCALL_LATENCY_BOUNDS,
+      labels: { syscall: { field: 'id', format: syscallName } },
+    },
+    {
+      type: 'counter',
+      name: 'kernscope_syscall_errors_total',
+      help: 'Syscalls that returned an error, by syscall name and errno name.',
+      map: 'syscall_errors',
+      key: 'syscall_error_key',
+      value: 'syscall_error_stats',
+      field: 'count',
+      labels: { syscall: { field: 'id', format: syscallName }, errno: { field: 'err', format: errnoName } },
+    },
+  ],
+};
