@@ -5,8 +5,13 @@
 // protocol requires), walks the records where they are and advances the
 // consumer position: no copy and no native call per batch.
 //
-// Readiness: a libuv poll on the ring's fd (the kernel wakes it once
-// `wakeup_bytes` wait); JS also drains on a timer.
+// Readiness (JS also drains on a timer), two ways to the same callback:
+// - poll: a libuv poll on the ring's fd in the event loop;
+// - thread: a native thread poll()s the fd and calls JS through a thread-safe
+//   function, at most one call queued: it waits for JS to run the callback
+//   (and so drain) before it polls again.
+// The fd is readable whenever the ring holds data; the kernel wakes a sleeping
+// poller once `wakeup_bytes` wait (or at once, with a wakeup per record).
 #pragma once
 
 #include <napi.h>
@@ -18,17 +23,21 @@
 
 namespace kernscope {
 
+enum class Readiness { kPoll, kThread };
+
+class ReadinessThread;  // ring_reader.cc
+
 class RingResource : public OwnedResource {
  public:
   RingResource(Napi::Env env, int map_fd, uint32_t size);
-  ~RingResource() override { Release(); }
+  ~RingResource() override;
   void Release() override;
   bool IsReleased() const { return consumer_.IsEmpty(); }
 
   Napi::ArrayBuffer Consumer() const { return consumer_.Value(); }
   Napi::ArrayBuffer Producer() const { return producer_.Value(); }
   void Detach();
-  void Watch(Napi::Function on_readable);
+  void Watch(Napi::Function on_readable, Readiness readiness);
 
  private:
   static void OnReadable(uv_poll_t* handle, int status, int events);
@@ -41,6 +50,7 @@ class RingResource : public OwnedResource {
   Napi::Reference<Napi::ArrayBuffer> producer_;
   uv_poll_t* poll_ = nullptr;  // freed by uv_close's callback
   Napi::FunctionReference on_readable_;
+  std::unique_ptr<ReadinessThread> thread_;
 };
 
 class RingReader : public Napi::ObjectWrap<RingReader> {

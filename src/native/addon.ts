@@ -100,6 +100,10 @@ export interface NativeBpfObject {
   readonly closed: boolean;
 }
 
+/** Where a ring reader learns that the ring holds data: see NativeRingReader.watch. */
+export type ReadinessMode = 'poll' | 'thread';
+export const READINESS_MODES: readonly ReadinessMode[] = ['poll', 'thread'];
+
 /**
  * A BPF ring buffer mapped into this process, for RingDrain to consume in
  * place. `consumer` (read-write) holds the consumer position at byte 0;
@@ -119,8 +123,13 @@ export interface NativeRingReader {
   readonly producer: ArrayBuffer;
   readonly dataOffset: number;
   readonly size: number;
-  /** Calls `onReadable` from the event loop whenever the kernel wakes the ring. */
-  watch(onReadable: () => void): void;
+  /**
+   * Calls `onReadable` on the event loop when the ring holds data. 'poll' (the
+   * default) polls the ring's fd in the event loop; 'thread' polls it on a
+   * native thread, which queues one call at a time and polls again only once
+   * the callback has run. close() stops either.
+   */
+  watch(onReadable: () => void, mode?: ReadinessMode): void;
   close(): void;
 }
 

@@ -12,13 +12,21 @@ const CHILD = path.join(__dirname, 'fixtures', 'lifecycle-child.js');
 interface Report {
   ours: { progIds: number[]; linkIds: number[]; mapIds: number[] };
   left: { progs: unknown[]; links: unknown[]; maps: unknown[] };
+  threads?: { during: number; after: number };
 }
+
+const TITLES = {
+  worker: 'worker exits',
+  gc: 'garbage collected',
+  'worker-watching': 'ring readers still watching (libuv poll and native thread), worker terminated',
+};
 
 for (const [mode, args] of [
   ['worker', []],
   ['gc', ['--expose-gc']],
+  ['worker-watching', []],
 ] as const) {
-  void t.test(`leaked object, ${mode === 'gc' ? 'garbage collected' : 'worker exits'}`, async (t) => {
+  void t.test(`leaked object, ${TITLES[mode]}`, async (t) => {
     const child = await run(process.execPath, [...args, CHILD, mode], { timeoutMs: 30000 });
     if (!t.same({ code: child.code, signal: child.signal }, { code: 0, signal: null }, 'child exits 0')) {
       t.comment(child.stderr);
@@ -29,5 +37,8 @@ for (const [mode, args] of [
     t.equal(report.ours.linkIds.length, 1, 'one link was made');
     t.ok(report.ours.mapIds.length >= 3, 'and its maps');
     t.same(report.left, { progs: [], links: [], maps: [] }, 'all gone while the process still runs');
+    if (mode === 'worker-watching') {
+      t.same(report.threads, { during: 1, after: 0 }, 'the readiness thread ran, and was joined at teardown');
+    }
   });
 }
