@@ -1,10 +1,11 @@
 // Moves records from a probe's ring buffer into its sink without copying and
 // without native calls: the ring is mapped, a compiled loop (RecordLoop)
 // walks the records in place, and the consumer position goes back to the
-// kernel once per batch. The kernel wakes us once `wakeupBytes` wait; a timer
+// kernel once per batch. The kernel wakes us once `wakeupBytes` wait (through
+// a libuv poll, or a native thread: see NativeRingReader.watch); a timer
 // drains whatever is left, which bounds latency when traffic is light.
-import type { NativeBpfObject, NativeRingReader } from '../native/addon';
-import { addon } from '../native/addon';
+import type { NativeBpfObject, NativeRingReader, ReadinessMode } from '../native/addon';
+import { READINESS_MODES, addon } from '../native/addon';
 import type { BatchWalker, RecordSink } from './RecordLoop';
 import { compileRecordLoop } from './RecordLoop';
 
@@ -25,6 +26,8 @@ export class RingDrain {
   private timer: NodeJS.Timeout | undefined;
   /** Batches that found records. */
   batches = 0;
+  /** Readiness callbacks (wakeups from the poll or the thread), timer drains not included. */
+  wakeups = 0;
   /** When the ring was last drained (ms since epoch). */
   lastDrainMs = 0;
 
@@ -49,8 +52,17 @@ export class RingDrain {
     return this.handedOver[0];
   }
 
-  start(): void {
-    this.reader.watch(() => this.drain());
+  /** Drains on readiness (`mode`: see NativeRingReader.watch) and on the timer. */
+  start(mode: ReadinessMode = 'poll'): void {
+    if (!READINESS_MODES.includes(mode)) {
+      throw new TypeError(
+        `invalid readiness mode: ${JSON.stringify(mode)}; expected one of ${READINESS_MODES.join(', ')}`,
+      );
+    }
+    this.reader.watch(() => {
+      this.wakeups++;
+      this.drain();
+    }, mode);
     this.timer = setInterval(() => this.drain(), this.settings.intervalMs);
   }
 
@@ -71,7 +83,7 @@ export class RingDrain {
     return this.handedOver[0] - before;
   }
 
-  /** Stops the timer and the poll, after a last drain so nothing waiting is dropped. */
+  /** Stops the timer and the readiness watch, after a last drain so nothing waiting is dropped. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;

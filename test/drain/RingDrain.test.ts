@@ -122,3 +122,45 @@ void t.test('start(): the timer drains without being asked', async (t) => {
   t.equal(records, 40, 'drained within 2 s by the timer');
   t.ok(Date.now() - drain.lastDrainMs < 1000, 'lastDrainMs is recent');
 });
+
+for (const mode of ['poll', 'thread'] as const) {
+  void t.test(`start('${mode}'): a kernel wakeup drains without the timer`, async (t) => {
+    const object = new addon.BpfObject(LOADGEN_OBJECT, 'loadgen');
+    t.teardown(() => object.close());
+    object.setMaxEntries('events', 64 * 1024);
+    object.setConstant('wakeup_bytes', u64(1)); // a wakeup per record
+    object.load();
+    let records = 0;
+    // The timer alone would take a minute: only readiness can drain in time.
+    const drain = new RingDrain(
+      object,
+      callbackSink(() => void records++),
+      { intervalMs: 60000 },
+    );
+    drain.start(mode);
+    t.teardown(() => drain.stop());
+    for (let round = 1; round <= 3; round++) {
+      object.testRun('loadgen', [25]);
+      const deadline = Date.now() + 2000;
+      while (records < 25 * round && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      t.equal(records, 25 * round, `round ${round}: drained on readiness`);
+    }
+    t.ok(drain.wakeups >= 3 && drain.wakeups <= records, `one wakeup per burst or more (${drain.wakeups})`);
+    // After the last drain the ring is empty: no further callbacks arrive.
+    const settled = drain.wakeups;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    t.equal(drain.wakeups, settled, 'quiet ring: no more wakeups');
+  });
+}
+
+void t.test('start() refuses an unknown readiness mode', (t) => {
+  const object = loadgen(t, 4096);
+  const drain = new RingDrain(
+    object,
+    callbackSink(() => undefined),
+    { intervalMs: 1000 },
+  );
+  t.throws(() => drain.start('edge' as 'poll'), TypeError, 'TypeError naming the accepted modes');
+  drain.stop();
+  t.end();
+});
