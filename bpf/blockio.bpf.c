@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * blockio: block request latency (block_rq_issue to block_rq_complete) and
+ * completed bytes, per disk and operation, aggregated in per-CPU maps.
+ *
+ * Issue runs in the context of whoever dispatches the request: usually the
+ * task doing the I/O, but a kworker when the block layer dispatches from a
+ * work queue (plugging, requeue, some schedulers). The pid/cgroup filter
+ * applies there, to the current task. Completion usually runs in interrupt
+ * or softirq context, where the current task is unrelated to the request,
+ * so completions are matched to their issue and never filtered themselves.
+ */
+#include "kernscope.bpf.h"
+#include "histogram.bpf.h"
+#include "core_fixes.bpf.h"
+#include "blockio.h"
+
+KS_EXPORT_TYPE(blockio_key);
+KS_EXPORT_TYPE(blockio_stats);
+
+/*
+ * The operation is the low 8 bits of cmd_flags (REQ_OP_BITS, since commit
+ * ef295ecf090d "block: better op and flags encoding", v4.10); REQ_OP_READ,
+ * WRITE, FLUSH and DISCARD are 0..3 (include/linux/blk_types.h).
+ */
+#define KS_REQ_OP_MASK 0xff
+#define KS_MINORBITS 20 /* kernel dev_t: major << 20 | minor */
+
+/*
+ * An in-flight request: its address for the BTF-typed variants; its disk and
+ * start sector for the classic tracepoints, whose records carry no pointer.
+ */
+struct blockio_req {
+	__u64 id;
+	__u32 dev;
+	__u32 pad;
+};
+
+struct blockio_start {
+	__u64 ts_ns;
+	__u64 remaining; /* bytes still to complete; 0: the next completion ends it */
+	__u32 dev;
+	__u32 op;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, struct blockio_req);
+	__type(value, struct blockio_start);
+} blockio_starts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct blockio_key);
+	__type(value, struct blockio_stats);
+} blockio_stats SEC(".maps");
+
+static __always_inline __u32 op_class(__u32 req_op)
+{
+	switch (req_op) {
+	case 0:
+		return BLOCKIO_OP_READ;
+	case 1:
+		return BLOCKIO_OP_WRITE;
+	case 2:
+		return BLOCKIO_OP_FLUSH;
+	case 3:
+		return BLOCKIO_OP_DISCARD;
+	default:
+		return BLOCKIO_OP_OTHER;
+	}
+}
+
+/*
+ * The operation from a tracepoint's rwbs text (blk_fill_rwbs): an optional
+ * 'F' for REQ_PREFLUSH, then the operation letter (W, R, D, "DE" for secure
+ * erase, F for a flush, N for anything else), then flag letters.
+ */
+static __always_inline __u32 op_of_rwbs(const char *rwbs)
+{
+	char c = rwbs[0], next = rwbs[1];
+
+	if (c == 'F' && (next == 'W' || next == 'R' || next == 'D' || next == 'F' || next == 'N')) {
+		c = next;
+		next = rwbs[2];
+	}
+	switch (c) {
+	case 'R':
+		return BLOCKIO_OP_READ;
+	case 'W':
+		return BLOCKIO_OP_WRITE;
+	case 'F':
+		return BLOCKIO_OP_FLUSH;
+	case 'D':
+		return next == 'E' ? BLOCKIO_OP_OTHER : BLOCKIO_OP_DISCARD;
+	default:
+		return BLOCKIO_OP_OTHER;
+	}
+}
+
+static __always_inline void on_issue(struct blockio_req *req, __u32 dev, __u32 op, __u64 bytes)
+{
+	struct blockio_start start = {
+		.ts_ns = bpf_ktime_get_ns(),
+		.remaining = bytes,
+		.dev = dev,
+		.op = op,
+	};
+
+	/* A requeued request is issued again: the later issue replaces the first. */
+	if (bpf_map_update_elem(&blockio_starts, req, &start, BPF_ANY))
+		ks_count_drop(); /* table full: this request goes uncounted */
+}
+
+static __always_inline void on_complete(struct blockio_req *req, __u64 nr_bytes)
+{
+	struct blockio_start *start = bpf_map_lookup_elem(&blockio_starts, req);
+	struct blockio_stats *stats;
+	struct blockio_key key = {};
+	__u64 delta = 0;
+	bool done;
+
+	if (!start)
+		return; /* issued before the probe started, or filtered out */
+	key.dev = start->dev;
+	key.op = start->op;
+	done = nr_bytes >= start->remaining;
+	if (done) {
+		delta = bpf_ktime_get_ns() - start->ts_ns;
+		bpf_map_delete_elem(&blockio_starts, req);
+	} else {
+		/* Partial completion (blk_update_request): the rest follows. */
+		start->remaining -= nr_bytes;
+	}
+
+	stats = bpf_map_lookup_elem(&blockio_stats, &key);
+	if (!stats) {
+		struct blockio_stats zero = {};
+
+		bpf_map_update_elem(&blockio_stats, &key, &zero, BPF_NOEXIST);
+		stats = bpf_map_lookup_elem(&blockio_stats, &key);
+		if (!stats) {
+			ks_count_drop();
+			return;
+		}
+	}
+	/*
+	 * Per-CPU value: plain adds are safe. Completions of two requests can
+	 * nest on one CPU (softirq under an interrupt), but the kernel does not
+	 * run a tracing program inside itself, so only one of them updates.
+	 */
+	stats->bytes += nr_bytes;
+	if (!done)
+		return;
+	stats->count++;
+	stats->sum_ns += delta;
+	stats->slots[ks_log2_slot(delta)]++;
+}
+
+/* BTF-typed variants (tp_btf, raw_tp): the request itself is at hand. */
+
+static __always_inline int issue_rq(struct request *rq)
+{
+	struct blockio_req req = {.id = (__u64)rq};
+	struct gendisk *disk;
+	__u32 dev, op;
+
+	if (ks_skip_current())
+		return 0;
+	disk = ks_request_disk(rq);
+	if (!disk)
+		return 0; /* no disk (e.g. an NVMe admin command): not disk I/O */
+	dev = BPF_CORE_READ(disk, major) << KS_MINORBITS | BPF_CORE_READ(disk, first_minor);
+	op = op_class(BPF_CORE_READ(rq, cmd_flags) & KS_REQ_OP_MASK);
+	on_issue(&req, dev, op, BPF_CORE_READ(rq, __data_len));
+	return 0;
+}
+
+static __always_inline int complete_rq(struct request *rq, __u32 nr_bytes)
+{
+	struct blockio_req req = {.id = (__u64)rq};
+
+	on_complete(&req, nr_bytes);
+	return 0;
+}
+
+SEC("tp_btf/block_rq_issue")
+int blockio_issue_tp_btf(__u64 *ctx)
+{
+	return issue_rq(ks_block_rq_issue_rq(ctx));
+}
+
+SEC("tp_btf/block_rq_complete")
+int blockio_complete_tp_btf(__u64 *ctx)
+{
+	return complete_rq(ks_block_rq_complete_rq(ctx), (__u32)ctx[2]);
+}
+
+SEC("raw_tp/block_rq_issue")
+int blockio_issue_raw_tp(__u64 *ctx)
+{
+	return issue_rq(ks_block_rq_issue_rq(ctx));
+}
+
+SEC("raw_tp/block_rq_complete")
+int blockio_complete_raw_tp(__u64 *ctx)
+{
+	return complete_rq(ks_block_rq_complete_rq(ctx), (__u32)ctx[2]);
+}
+
+/*
+ * Classic tracepoints: the records carry the disk's dev_t, the start sector
+ * and the rwbs text but no request pointer, so a request is keyed by (disk,
+ * sector). Two requests in flight at once on one disk at one sector (e.g.
+ * concurrent flushes, which report sector 0) collide; and as a partial
+ * completion advances the sector, every completion ends its request here
+ * (remaining 0). The BTF variants above have neither limitation.
+ */
+
+SEC("tracepoint/block/block_rq_issue")
+int blockio_issue_tracepoint(struct trace_event_raw_block_rq *ctx)
+{
+	struct blockio_req req = {};
+	char rwbs[3];
+
+	if (ks_skip_current())
+		return 0;
+	req.dev = ctx->dev;
+	if (!req.dev)
+		return 0;
+	req.id = ctx->sector;
+	rwbs[0] = ctx->rwbs[0];
+	rwbs[1] = ctx->rwbs[1];
+	rwbs[2] = ctx->rwbs[2];
+	on_issue(&req, req.dev, op_of_rwbs(rwbs), 0);
+	return 0;
+}
+
+SEC("tracepoint/block/block_rq_complete")
+int blockio_complete_tracepoint(void *ctx)
+{
+	struct ks_block_rq_completion e;
+	struct blockio_req req = {};
+
+	ks_read_block_rq_completion(ctx, &e);
+	req.id = e.sector;
+	req.dev = e.dev;
+	on_complete(&req, (__u64)e.nr_sector << 9);
+	return 0;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * blockio: block request latency (issue to completion) and bytes, per disk
+ * and operation, aggregated in the kernel (block I/O can be too hot for a
+ * record each). User space reads these maps at collection time.
+ */
+#ifndef KERNSCOPE_BLOCKIO_H
+#define KERNSCOPE_BLOCKIO_H
+
+#include "histogram.h"
+
+/* Operation classes; the kernel's REQ_OP_* numbers map onto these. */
+enum blockio_op {
+	BLOCKIO_OP_READ = 0,
+	BLOCKIO_OP_WRITE = 1,
+	BLOCKIO_OP_FLUSH = 2,
+	BLOCKIO_OP_DISCARD = 3,
+	BLOCKIO_OP_OTHER = 4,
+};
+
+struct blockio_key {
+	__u32 dev; /* the disk's dev_t, kernel encoding: major << 20 | minor */
+	__u32 op; /* enum blockio_op */
+};
+
+struct blockio_stats {
+	__u64 count; /* completed requests */
+	__u64 sum_ns; /* issue-to-completion time, summed */
+	__u64 bytes; /* bytes completed */
+	__u64 slots[KS_LOG2_SLOTS]; /* log2(latency ns) histogram */
+};
+
+_Static_assert(sizeof(struct blockio_key) == 8, "blockio_key is ABI");
+_Static_assert(sizeof(struct blockio_stats) == 24 + 8 * KS_LOG2_SLOTS, "blockio_stats is ABI");
+
+#endif /* KERNSCOPE_BLOCKIO_H */
