@@ -18,6 +18,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 targ_tgid = 0; /* 0: every process */
 const volatile __u64 targ_cgroup_id = 0; /* 0: every cgroup */
 const volatile __u32 targ_cgroup_level = 0; /* depth of targ_cgroup_id */
+/* "" (first byte 0): every command; else the task's comm, NUL-padded to 16 */
+const volatile char targ_comm[KS_COMM_LEN] __attribute__((aligned(8))) = {};
 const volatile __u64 wakeup_bytes = 1 << 16; /* wake the reader past this */
 
 /* Size is set by user space (bpf_map__set_max_entries) before load. */
@@ -44,6 +46,24 @@ struct {
 enum ks_record_type *ks_record_types __attribute__((unused));
 
 /*
+ * The current task's comm against targ_comm, as two 64-bit words: the helper
+ * NUL-pads the name to the buffer size (strscpy_pad; strncpy on old kernels
+ * pads too), so equal names are equal words. Only called when a comm filter
+ * is set; the verifier drops the call otherwise (targ_comm is read-only).
+ */
+static __always_inline bool ks_comm_differs(void)
+{
+	union {
+		char name[KS_COMM_LEN];
+		__u64 words[KS_COMM_LEN / 8];
+	} comm = {};
+	const volatile __u64 *want = (const volatile __u64 *)targ_comm;
+
+	bpf_get_current_comm(comm.name, sizeof(comm.name));
+	return comm.words[0] != want[0] || comm.words[1] != want[1];
+}
+
+/*
  * True when the current task is outside the configured filters. The cgroup
  * filter matches the target cgroup and everything below it, so a pod cgroup
  * also selects its containers.
@@ -54,6 +74,8 @@ static __always_inline bool ks_skip_current(void)
 		return true;
 	if (targ_cgroup_id &&
 	    bpf_get_current_ancestor_cgroup_id(targ_cgroup_level) != targ_cgroup_id)
+		return true;
+	if (targ_comm[0] && ks_comm_differs())
 		return true;
 	return false;
 }

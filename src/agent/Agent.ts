@@ -5,6 +5,9 @@ import { ProbeAggregator } from '../aggregate/ProbeAggregator';
 import { mapFamilies } from '../aggregate/MapMetrics';
 import type { MetricFamily } from '../aggregate/MetricFamily';
 import type { AgentOptions } from '../config/AgentOptions';
+import { effectiveProbeOptions } from '../config/AgentOptions';
+import type { EffectiveProbeOptions } from '../config/probeOptions';
+import { withOptionalLabels } from '../config/probeOptions';
 import { RecordLayout } from '../decode/RecordLayout';
 import { RingDrain } from '../drain/RingDrain';
 import { resolveCgroup } from '../kernel/cgroup';
@@ -46,14 +49,19 @@ export class Agent {
     if (tracefsNote) this.log.warn(tracefsNote);
     if (this.options.bpfStats) addon.enableRunTimeStats();
     const loader = new ProbeLoader(addon.kernelFeatures());
-    const settings: LoadSettings = {
-      ringBytes: this.options.ringBytes,
-      wakeupBytes: this.options.wakeupBytes,
-      tgid: this.options.tgid,
-      cgroup: this.options.cgroup === undefined ? undefined : resolveCgroup(this.options.cgroup),
-    };
     try {
-      for (const name of this.options.probes) this.startProbe(loader, findProbe(name)!, settings);
+      for (const name of this.options.probes) {
+        // Each probe has its own filters, optional labels and buckets.
+        const probe = effectiveProbeOptions(this.options, name);
+        const settings: LoadSettings = {
+          ringBytes: this.options.ringBytes,
+          wakeupBytes: this.options.wakeupBytes,
+          tgid: probe.tgid,
+          cgroup: probe.cgroup === undefined ? undefined : resolveCgroup(probe.cgroup),
+          comm: probe.comm,
+        };
+        this.startProbe(loader, withOptionalLabels(findProbe(name)!, probe.labels), settings, probe);
+      }
     } catch (error) {
       this.stop();
       throw error;
@@ -61,7 +69,12 @@ export class Agent {
     this.started = true;
   }
 
-  private startProbe(loader: ProbeLoader, definition: ProbeDefinition, settings: LoadSettings): void {
+  private startProbe(
+    loader: ProbeLoader,
+    definition: ProbeDefinition,
+    settings: LoadSettings,
+    probe: EffectiveProbeOptions,
+  ): void {
     let loaded: LoadedProbe;
     try {
       loaded = loader.load(definition, settings);
@@ -75,7 +88,11 @@ export class Agent {
       const records = definition.record && this.startRecords(loaded, definition.record);
       const families: MetricFamily[] = [
         ...(records?.aggregator.counters ?? []),
-        ...mapFamilies(loaded.object, definition.mapMetrics, { maxSeriesPerMetric: this.options.maxSeriesPerMetric }),
+        ...mapFamilies(loaded.object, definition.mapMetrics, {
+          maxSeriesPerMetric: this.options.maxSeriesPerMetric,
+          seriesTtlMs: this.options.seriesTtlMs,
+          bounds: probe.buckets,
+        }),
       ];
       this.running.push({ loaded, records, families });
     } catch (error) {
@@ -94,6 +111,7 @@ export class Agent {
     if (recordType === undefined) throw new Error(`${definition.name}: no ${record.type} in enum ks_record_type`);
     const aggregator = new ProbeAggregator(definition, layout, recordType, {
       maxSeriesPerMetric: this.options.maxSeriesPerMetric,
+      seriesTtlMs: this.options.seriesTtlMs,
     });
     const drain = new RingDrain(object, aggregator, { intervalMs: this.options.drainIntervalMs });
     drain.start();

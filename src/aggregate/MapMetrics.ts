@@ -2,6 +2,8 @@
 // each would cost the traced workload more; see bench/README.md). Read at
 // collection time: one pass over each map per collection, per-CPU values
 // summed, keys decoded through the BTF layouts of the key and value structs.
+// Series unchanged for the TTL are left out of the export (the kernel keeps
+// counting; a series that moves again comes back with its running total).
 import type { Field } from '../decode/RecordLayout';
 import { RecordLayout } from '../decode/RecordLayout';
 import { readField } from '../decode/readField';
@@ -61,13 +63,24 @@ class SeriesCap {
   private readonly admitted = new Set<string>();
   constructor(private readonly max: number) {}
 
-  admit(labels: Labels): boolean {
-    const key = JSON.stringify(labels);
+  admit(key: string): boolean {
     if (this.admitted.has(key)) return true;
     if (this.admitted.size >= this.max) return false;
     this.admitted.add(key);
     return true;
   }
+
+  /** An expired label set gives its place back. */
+  release(key: string): void {
+    this.admitted.delete(key);
+  }
+}
+
+/** Per label set: the value the previous collection saw and when it last changed. */
+interface SeriesState {
+  value: number;
+  changedAt: number;
+  expired: boolean;
 }
 
 function u64Word(layout: RecordLayout, name: string, what: string): number {
@@ -94,13 +107,21 @@ class MapFamilyBase {
   protected readonly keyFields: [string, Field, KeyLabel][];
   protected readonly valueLayout: RecordLayout;
   private readonly cap: SeriesCap;
+  private readonly states = new Map<string, SeriesState>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  /** Label sets left out because they stayed unchanged for the TTL. */
+  expiredCount = 0;
 
   constructor(
     object: NativeBpfObject,
     protected readonly reader: MapReader,
     definition: MapMetricDefinition,
-    maxSeries: number,
+    settings: MapMetricSettings,
   ) {
+    const maxSeries = settings.maxSeriesPerMetric;
+    this.ttlMs = settings.seriesTtlMs ?? 0;
+    this.now = settings.now ?? Date.now;
     const keyLayout = RecordLayout.fromObject(object, definition.key);
     this.valueLayout = RecordLayout.fromObject(object, definition.value);
     this.keyFields = Object.entries(definition.labels).map(([label, from]) => [
@@ -117,7 +138,52 @@ class MapFamilyBase {
       const raw = readField(entry.key, 0, field);
       labels[label] = from.format && typeof raw === 'number' ? from.format(raw) : String(raw);
     }
-    return this.cap.admit(labels) ? labels : this.overflowLabels();
+    return labels;
+  }
+
+  /**
+   * One collection's series: entries with equal labels summed, label sets
+   * idle for the TTL left out (and their place under the cap given back),
+   * label sets beyond the cap folded into __overflow__.
+   */
+  protected exported<T>(
+    items: { labels: Labels; item: T }[],
+    valueOf: (item: T) => number,
+    merge: (into: T, from: T) => void,
+  ): { labels: Labels; item: T }[] {
+    const now = this.now();
+    const seen = new Set<string>();
+    const kept: { labels: Labels; item: T }[] = [];
+    for (const entry of byLabels(items, merge)) {
+      const key = JSON.stringify(entry.labels);
+      seen.add(key);
+      if (this.idle(key, valueOf(entry.item), now)) continue;
+      kept.push(this.cap.admit(key) ? entry : { labels: this.overflowLabels(), item: entry.item });
+    }
+    // Keys gone from the map (deleted in the kernel) give their place back too.
+    for (const key of this.states.keys()) {
+      if (!seen.has(key)) {
+        this.states.delete(key);
+        this.cap.release(key);
+      }
+    }
+    return byLabels(kept, merge);
+  }
+
+  /** Records what this collection saw of `key`; true once it held one value for the TTL. */
+  private idle(key: string, value: number, now: number): boolean {
+    const state = this.states.get(key);
+    if (!state || state.value !== value) {
+      this.states.set(key, { value, changedAt: now, expired: false });
+      return false;
+    }
+    if (this.ttlMs === 0 || now - state.changedAt < this.ttlMs) return false;
+    if (!state.expired) {
+      state.expired = true;
+      this.cap.release(key);
+      this.expiredCount++;
+    }
+    return true;
   }
 
   private overflowLabels(): Labels {
@@ -146,8 +212,13 @@ class MapCounterFamily extends MapFamilyBase implements ScalarFamily {
   readonly help: string;
   private readonly word: number;
 
-  constructor(object: NativeBpfObject, reader: MapReader, definition: MapCounterDefinition, maxSeries: number) {
-    super(object, reader, definition, maxSeries);
+  constructor(
+    object: NativeBpfObject,
+    reader: MapReader,
+    definition: MapCounterDefinition,
+    settings: MapMetricSettings,
+  ) {
+    super(object, reader, definition, settings);
     this.name = definition.name;
     this.help = definition.help;
     this.word = u64Word(this.valueLayout, definition.field, 'counter');
@@ -157,10 +228,11 @@ class MapCounterFamily extends MapFamilyBase implements ScalarFamily {
     const items = this.reader
       .entries()
       .map((e) => ({ labels: this.labelsOf(e), item: { value: e.totals[this.word] } }));
-    return byLabels(items, (into, from) => (into.value += from.value)).map(({ labels, item }) => ({
-      labels,
-      value: item.value,
-    }));
+    return this.exported(
+      items,
+      (item) => item.value,
+      (into, from) => (into.value += from.value),
+    ).map(({ labels, item }) => ({ labels, value: item.value }));
   }
 }
 
@@ -178,10 +250,10 @@ class MapHistogramFamily extends MapFamilyBase implements HistogramFamily {
     object: NativeBpfObject,
     reader: MapReader,
     private readonly definition: MapHistogramDefinition,
-    maxSeries: number,
+    settings: MapMetricSettings,
     bounds: readonly number[],
   ) {
-    super(object, reader, definition, maxSeries);
+    super(object, reader, definition, settings);
     this.name = definition.name;
     this.help = definition.help;
     this.firstSlot = u64Word(this.valueLayout, definition.slots, 'histogram slots');
@@ -196,11 +268,15 @@ class MapHistogramFamily extends MapFamilyBase implements HistogramFamily {
       const labels = this.labelsOf(entry);
       return { labels, item: this.sample(entry, labels) };
     });
-    return byLabels(items, (into, from) => {
-      from.counts.forEach((c, i) => (into.counts[i] += c));
-      into.sum += from.sum;
-      into.count += from.count;
-    }).map(({ item }) => item);
+    return this.exported(
+      items,
+      (item) => item.count,
+      (into, from) => {
+        from.counts.forEach((c, i) => (into.counts[i] += c));
+        into.sum += from.sum;
+        into.count += from.count;
+      },
+    ).map(({ labels, item }) => ({ ...item, labels }));
   }
 
   private sample(entry: MapEntry, labels: Labels): HistogramSample {
@@ -225,6 +301,10 @@ class MapHistogramFamily extends MapFamilyBase implements HistogramFamily {
 
 export interface MapMetricSettings {
   maxSeriesPerMetric: number;
+  /** Leave out series unchanged for this long (ms); 0 or absent: never. */
+  seriesTtlMs?: number;
+  /** Milliseconds clock (tests inject one). */
+  now?: () => number;
   /** Histogram bounds by metric name, overriding the probe's defaults. */
   bounds?: Record<string, number[]>;
 }
@@ -243,9 +323,9 @@ export function mapFamilies(
       readers.set(definition.map, reader);
     }
     if (definition.type === 'counter') {
-      return new MapCounterFamily(object, reader, definition, settings.maxSeriesPerMetric);
+      return new MapCounterFamily(object, reader, definition, settings);
     }
     const bounds = settings.bounds?.[definition.name] ?? definition.bounds;
-    return new MapHistogramFamily(object, reader, definition, settings.maxSeriesPerMetric, bounds);
+    return new MapHistogramFamily(object, reader, definition, settings, bounds);
   });
 }

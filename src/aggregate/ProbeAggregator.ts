@@ -9,6 +9,8 @@ import { RecordCounter } from './RecordCounter';
 
 export interface AggregatorSettings {
   maxSeriesPerMetric: number;
+  /** Drop series unchanged for this long at collection (ms); 0 or absent: never. */
+  seriesTtlMs?: number;
 }
 
 export class ProbeAggregator implements RecordSink {
@@ -41,6 +43,7 @@ export class ProbeAggregator implements RecordSink {
           metric.help,
           Object.entries(metric.labels).map(([label, field]) => ({ label, field: layout.field(field) })),
           settings.maxSeriesPerMetric,
+          { ttlMs: settings.seriesTtlMs ?? 0 },
         ),
     );
     this.onRecord = compileRecordHandler(this.recordCode());

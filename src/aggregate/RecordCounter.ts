@@ -1,7 +1,9 @@
 // A counter keyed by label values taken straight from record fields. The hot
 // path (compiled per label plan, see compileCounterAdd) finds the series of a
 // record's label words and bumps a Float64Array slot; strings are decoded once
-// per new series, and only at collection time.
+// per new series, and only at collection time. Idle series expire at
+// collection time (a pass comparing values with the previous collection), so
+// the per-record path pays nothing for expiry.
 import { readCString } from '../decode/readField';
 import type { Field } from '../decode/RecordLayout';
 import { ByteKeyTable } from './ByteKeyTable';
@@ -10,6 +12,14 @@ import { LABEL_KINDS, compileCounterAdd, counterBlock, labelWords } from './comp
 import type { Labels, Sample, ScalarFamily } from './MetricFamily';
 
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
+
+/** Idle-series expiry: a series whose value did not change for `ttlMs` is dropped at collection. */
+export interface SeriesExpiry {
+  /** 0 keeps every series for the life of the agent. */
+  ttlMs: number;
+  /** Milliseconds clock (tests inject one). */
+  now?: () => number;
+}
 
 export interface LabelSource {
   label: string;
@@ -20,7 +30,8 @@ export interface LabelSource {
 
 export class RecordCounter implements ScalarFamily, CounterState {
   readonly type = 'counter';
-  readonly table: ByteKeyTable;
+  /** Replaced (compacted) when series expire; the compiled add reads it per record. */
+  table: ByteKeyTable;
   readonly scratch: Int32Array;
   values = new Float64Array(64);
   /**
@@ -28,17 +39,31 @@ export class RecordCounter implements ScalarFamily, CounterState {
    * views the same memory as `view`; records start 8-byte aligned.
    */
   readonly add: AddFunction;
-  private readonly labelCache: Labels[] = [];
+  private labelCache: Labels[] = [];
   private overflowValue = 0;
   /** Records whose new label set did not fit under the series cap. */
   overflowCount = 0;
+  /** Series dropped because they stayed unchanged for the TTL. */
+  expiredCount = 0;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  /** Per series: its value at the previous collection and when it last changed (ms). */
+  private previous = new Float64Array(0);
+  private changedAt = new Float64Array(0);
+  /** Ids below this had been seen by a collection. */
+  private observed = 0;
+  private overflowPrevious = 0;
+  private overflowChangedAt = 0;
 
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly labels: readonly LabelSource[],
     private readonly maxSeries: number,
+    expiry: SeriesExpiry = { ttlMs: 0 },
   ) {
+    this.ttlMs = expiry.ttlMs;
+    this.now = expiry.now ?? Date.now;
     for (const { label, field } of labels) {
       if (!LABEL_KINDS.has(field.kind)) {
         throw new Error(
@@ -83,6 +108,7 @@ export class RecordCounter implements ScalarFamily, CounterState {
   }
 
   collect(): Sample[] {
+    if (this.ttlMs > 0) this.expireIdle(this.now());
     const samples: Sample[] = [];
     for (let id = 0; id < this.table.size; id++) {
       samples.push({ labels: this.labelsOf(id), value: this.values[id] });
@@ -92,6 +118,75 @@ export class RecordCounter implements ScalarFamily, CounterState {
       samples.push({ labels, value: this.overflowValue });
     }
     return samples;
+  }
+
+  /**
+   * Drops the series whose value is the one the previous collections saw for
+   * at least the TTL, and frees their table slots (a compacted table), so new
+   * label sets fit under the cap again. A series that comes back starts from 0.
+   */
+  private expireIdle(now: number): void {
+    const size = this.table.size;
+    if (this.previous.length < size) {
+      const grow = (from: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
+        const to = new Float64Array(this.values.length);
+        to.set(from);
+        return to;
+      };
+      this.previous = grow(this.previous);
+      this.changedAt = grow(this.changedAt);
+    }
+    const expired: number[] = [];
+    for (let id = 0; id < size; id++) {
+      const value = this.values[id];
+      if (id >= this.observed || value !== this.previous[id]) {
+        this.previous[id] = value;
+        this.changedAt[id] = now;
+      } else if (now - this.changedAt[id] >= this.ttlMs) {
+        expired.push(id);
+      }
+    }
+    this.observed = size;
+    if (this.overflowValue !== this.overflowPrevious) {
+      this.overflowPrevious = this.overflowValue;
+      this.overflowChangedAt = now;
+    } else if (this.overflowValue > 0 && now - this.overflowChangedAt >= this.ttlMs) {
+      this.overflowValue = this.overflowPrevious = 0;
+      this.expiredCount++;
+    }
+    if (expired.length > 0) this.compact(expired);
+  }
+
+  /** Rebuilds the table without the `expired` ids (ascending); live series keep their order. */
+  private compact(expired: readonly number[]): void {
+    const old = this.table;
+    const live = old.size - expired.length;
+    let slots = 64;
+    while (slots < live * 2) slots *= 2;
+    const table = new ByteKeyTable(old.words, slots);
+    const values = new Float64Array(this.values.length);
+    const previous = new Float64Array(this.values.length);
+    const changedAt = new Float64Array(this.values.length);
+    const labelCache: Labels[] = [];
+    let next = 0;
+    for (let id = 0; id < old.size; id++) {
+      if (id === expired[next]) {
+        next++;
+        continue;
+      }
+      const fresh = table.insert(old.key(id), old.hashes[id]);
+      values[fresh] = this.values[id];
+      previous[fresh] = this.previous[id];
+      changedAt[fresh] = this.changedAt[id];
+      if (this.labelCache[id]) labelCache[fresh] = this.labelCache[id];
+    }
+    this.table = table;
+    this.values = values;
+    this.previous = previous;
+    this.changedAt = changedAt;
+    this.labelCache = labelCache;
+    this.observed = table.size;
+    this.expiredCount += expired.length;
   }
 
   private labelsOf(id: number): Labels {

@@ -3,11 +3,11 @@ import { parseArgs } from 'node:util';
 
 import { Agent } from '../agent/Agent';
 import type { AgentOptions } from '../config/AgentOptions';
-import { DEFAULT_OPTIONS, OptionError, validateOptions } from '../config/AgentOptions';
+import { DEFAULT_OPTIONS, optionErrorsOf } from '../config/AgentOptions';
+import { formatDuration, resolveOptions } from '../config/loadConfig';
 import { HttpServer } from '../export/HttpServer';
 import { PrometheusExporter } from '../export/PrometheusExporter';
 import { missingBpfPrivileges } from '../kernel/privileges';
-import type { LogLevel } from '../log';
 import { Logger } from '../log';
 import { UsageError } from './UsageError';
 
@@ -17,41 +17,55 @@ Loads the probes, serves /metrics, /healthz and /readyz, and runs until
 SIGINT or SIGTERM, which detach everything and exit 0.
 
 Options:
+  --config FILE            YAML settings (see README: every key, per-probe filters,
+                           optional labels, buckets); also KERNSCOPE_CONFIG
+  --check-config           validate the settings, print a summary, exit 0 (no root needed)
   --listen ADDR            HTTP address (default ${DEFAULT_OPTIONS.listen}; e.g. 127.0.0.1:9478)
   --probes LIST            comma-separated probes (default: all; see kernscope probes)
   --strict                 exit non-zero when any probe cannot attach
   --pid TGID               only events of this process
   --cgroup PATH            only events of this cgroup v2 directory and below
+  --comm NAME              only events of tasks with this command name
   --ring-bytes N           ring buffer bytes per probe (default ${DEFAULT_OPTIONS.ringBytes})
   --wakeup-bytes N         wake the reader once N bytes wait (default ${DEFAULT_OPTIONS.wakeupBytes})
   --drain-interval-ms N    timed drain period, the latency bound (default ${DEFAULT_OPTIONS.drainIntervalMs})
   --max-series N           series per metric before __overflow__ (default ${DEFAULT_OPTIONS.maxSeriesPerMetric})
+  --series-ttl DURATION    drop series unchanged this long; 0: never (default ${formatDuration(DEFAULT_OPTIONS.seriesTtlMs)})
   --bpf-stats              export BPF program run counts and time (BPF_ENABLE_STATS)
   --log-level LEVEL        debug, info, warn or error (default info)
   -h, --help               this help
+
+Precedence: config file < KERNSCOPE_* environment variables < flags
+(KERNSCOPE_LISTEN, KERNSCOPE_MAX_SERIES, ...: the flag's name in capitals).
 `;
 
-function integer(key: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new OptionError(key, value, 'a non-negative integer');
-  return Number(value);
+export interface RunInvocation {
+  options: AgentOptions;
+  /** --check-config: validate and summarise, do not run. */
+  checkOnly: boolean;
+  /** Where the settings came from (config file, environment variables, flags). */
+  sources: string[];
 }
 
-export function parseRunOptions(argv: string[]): AgentOptions | 'help' {
+export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): RunInvocation | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       options: {
+        config: { type: 'string' },
+        'check-config': { type: 'boolean' },
         listen: { type: 'string' },
         probes: { type: 'string' },
         strict: { type: 'boolean' },
         pid: { type: 'string' },
         cgroup: { type: 'string' },
+        comm: { type: 'string' },
         'ring-bytes': { type: 'string' },
         'wakeup-bytes': { type: 'string' },
         'drain-interval-ms': { type: 'string' },
         'max-series': { type: 'string' },
+        'series-ttl': { type: 'string' },
         'bpf-stats': { type: 'boolean' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -61,35 +75,62 @@ export function parseRunOptions(argv: string[]): AgentOptions | 'help' {
     throw new UsageError(`${(error as Error).message}; see kernscope run --help`);
   }
   if (parsed.help) return 'help';
-  const level = parsed['log-level'] ?? DEFAULT_OPTIONS.logLevel;
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
-    throw new OptionError('--log-level', level, 'debug, info, warn or error');
-  }
-  const ringBytes = integer('--ring-bytes', parsed['ring-bytes']) ?? DEFAULT_OPTIONS.ringBytes;
-  return validateOptions({
-    listen: parsed.listen ?? DEFAULT_OPTIONS.listen,
-    probes: parsed.probes?.split(',').map((p) => p.trim()) ?? DEFAULT_OPTIONS.probes,
-    strict: parsed.strict ?? false,
-    tgid: integer('--pid', parsed.pid),
-    cgroup: parsed.cgroup,
-    ringBytes,
-    wakeupBytes:
-      integer('--wakeup-bytes', parsed['wakeup-bytes']) ?? Math.min(DEFAULT_OPTIONS.wakeupBytes, ringBytes / 4),
-    drainIntervalMs: integer('--drain-interval-ms', parsed['drain-interval-ms']) ?? DEFAULT_OPTIONS.drainIntervalMs,
-    maxSeriesPerMetric: integer('--max-series', parsed['max-series']) ?? DEFAULT_OPTIONS.maxSeriesPerMetric,
-    bpfStats: parsed['bpf-stats'] ?? false,
-    logLevel: level as LogLevel,
+  const { options, sources } = resolveOptions(parsed, env);
+  return { options, checkOnly: parsed['check-config'] ?? false, sources };
+}
+
+/** The --check-config line: what would run, with what, from where. */
+export function configSummary({ options, sources }: RunInvocation): string {
+  const probes = options.probes.map((name) => {
+    const own = options.probeOptions[name] ?? {};
+    const details = [
+      own.tgid !== undefined && `pid=${own.tgid}`,
+      own.cgroup !== undefined && `cgroup=${own.cgroup}`,
+      own.comm !== undefined && `comm=${own.comm}`,
+      own.labels?.length && `labels=${own.labels.join('+')}`,
+      own.buckets && Object.keys(own.buckets).length && `buckets=${Object.keys(own.buckets).length}`,
+    ].filter(Boolean);
+    return details.length ? `${name}(${details.join(' ')})` : name;
   });
+  const filters = [
+    options.tgid !== undefined && `pid ${options.tgid}`,
+    options.cgroup !== undefined && `cgroup ${options.cgroup}`,
+    options.comm !== undefined && `comm ${options.comm}`,
+  ].filter(Boolean);
+  return [
+    `config ok: probes ${probes.join(',')}`,
+    `listen ${options.listen}`,
+    ...(filters.length ? [`filter ${filters.join(' ')}`] : []),
+    `max_series ${options.maxSeriesPerMetric}`,
+    `series_ttl ${formatDuration(options.seriesTtlMs)}`,
+    `ring_bytes ${options.ringBytes}`,
+    `log_level ${options.logLevel}`,
+    `from ${sources.length ? sources.join(', ') : 'defaults'}`,
+  ].join('; ');
 }
 
 const SHUTDOWN_DEADLINE_MS = 5000;
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const options = parseRunOptions(argv);
-  if (options === 'help') {
+  let invocation;
+  try {
+    invocation = parseRunOptions(argv);
+  } catch (error) {
+    const errors = optionErrorsOf(error);
+    if (errors.length === 0) throw error;
+    // One line per bad setting.
+    for (const e of errors) process.stderr.write(`kernscope: ${e.message}\n`);
+    return 2;
+  }
+  if (invocation === 'help') {
     process.stdout.write(RUN_HELP);
     return 0;
   }
+  if (invocation.checkOnly) {
+    process.stdout.write(`${configSummary(invocation)}\n`);
+    return 0;
+  }
+  const { options } = invocation;
   const missing = missingBpfPrivileges();
   if (missing) throw new UsageError(missing, 1);
 

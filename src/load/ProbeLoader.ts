@@ -17,6 +17,8 @@ export interface LoadSettings {
   wakeupBytes: number;
   tgid?: number;
   cgroup?: { id: bigint; level: number };
+  /** Only tasks with this command name (comm, at most 15 bytes). */
+  comm?: string;
 }
 
 export interface ChosenVariant {
@@ -58,6 +60,17 @@ function u32(value: number): Uint8Array {
 function u64(value: bigint | number): Uint8Array {
   const bytes = new Uint8Array(8);
   new DataView(bytes.buffer).setBigUint64(0, BigInt(value), true);
+  return bytes;
+}
+
+/** A comm as the kernel holds it: NUL-padded to 16 bytes, at most 15 of them the name. */
+export function commBytes(comm: string): Uint8Array {
+  const bytes = new Uint8Array(16);
+  const name = Buffer.from(comm, 'utf8');
+  if (name.length === 0 || name.length > 15 || name.includes(0)) {
+    throw new Error(`comm filter ${JSON.stringify(comm)} must be 1 to 15 bytes without NUL`);
+  }
+  bytes.set(name);
   return bytes;
 }
 
@@ -157,6 +170,7 @@ export class ProbeLoader {
       object.setConstant('targ_cgroup_id', u64(settings.cgroup.id));
       object.setConstant('targ_cgroup_level', u32(settings.cgroup.level));
     }
+    if (settings.comm) object.setConstant('targ_comm', commBytes(settings.comm));
   }
 
   /** The chosen variant whose program the load failure names, if any. */

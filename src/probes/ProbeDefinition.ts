@@ -25,6 +25,8 @@ export interface RecordCounterDefinition {
   help: string;
   /** Label name -> record field that supplies its value. */
   labels: Record<string, string>;
+  /** Labels (keys of `labels`) left off unless the probe's config turns them on: cardinality is opt-in. */
+  optionalLabels?: string[];
 }
 
 /** A label read from a map key field; integers may be formatted (syscall number -> name). */
@@ -42,6 +44,8 @@ interface MapMetricBase {
   key: string;
   value: string;
   labels: Record<string, KeyLabel>;
+  /** Labels left off unless the probe's config turns them on; series that differ only in them are summed. */
+  optionalLabels?: string[];
 }
 
 export interface MapCounterDefinition extends MapMetricBase {
@@ -70,6 +74,12 @@ export interface ProbeDefinition {
   summary: string;
   /** File in dist/bpf/. */
   object: string;
+  /**
+   * Name of a probe whose object and attach points include all of this one's
+   * (`exec` is part of `process`): selecting both would count twice, so the
+   * options keep only the larger one.
+   */
+  subsetOf?: string;
   attach: AttachPoint[];
   /**
    * Ring records, if the probe emits any: the struct and its `enum

@@ -20,8 +20,9 @@ export const execProbe = {
     {
       type: 'counter',
       name: 'kernscope_process_execs_total',
-      help: 'Successful execve() calls, by the new command name (comm).',
+      help: 'Successful execve() calls; by the new command name (comm) when that label is enabled.',
       labels: { comm: 'comm' },
+      optionalLabels: ['comm'],
     },
   ],
   mapMetrics: [],

@@ -4,6 +4,7 @@ import t from 'tap';
 
 import { AgentProcess } from '../helpers/agent';
 import { createCgroup } from '../helpers/cgroup';
+import { writeConfig } from '../helpers/configFile';
 import type { Sample } from '../helpers/metrics';
 import { select, sumOf, valueOf } from '../helpers/metrics';
 import { run } from '../helpers/process';
@@ -28,7 +29,9 @@ async function settledMetrics(agent: AgentProcess): Promise<Sample[]> {
 
 void t.test('exec count under a cgroup filter is exact', async (t) => {
   const cgroup = createCgroup(t);
-  const agent = await AgentProcess.start(t, ['--probes', 'exec', '--cgroup', cgroup]);
+  // comm is an optional label: turned on for exec in the config file.
+  const config = writeConfig(t, 'probes:\n  exec:\n    labels: [comm]\n');
+  const agent = await AgentProcess.start(t, ['--config', config, '--cgroup', cgroup]);
 
   // Only shell builtins besides /bin/true: the shell's own exec happens before
   // it joins the cgroup, so exactly EXECS execs happen inside it.

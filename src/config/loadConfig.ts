@@ -1,0 +1,305 @@
+// Where settings come from, in increasing precedence: the YAML config file
+// (--config FILE or KERNSCOPE_CONFIG), KERNSCOPE_* environment variables,
+// command-line flags. Each source is read into a layer, every bad value
+// (and every unknown key) becomes one OptionError naming the key as that
+// source spells it, and the layers are merged over DEFAULT_OPTIONS.
+import { readFileSync } from 'node:fs';
+
+import { parseDocument } from 'yaml';
+
+import { BUILTIN_PROBES } from '../probes';
+import type { AgentOptions, Setting, SettingNames } from './AgentOptions';
+import {
+  DEFAULT_OPTIONS,
+  OptionError,
+  OptionErrors,
+  SETTINGS,
+  probeOptionErrors,
+  settingError,
+  validateOptions,
+} from './AgentOptions';
+import type { ProbeOptions } from './probeOptions';
+
+/** Values read from one source, not yet merged. */
+export interface Layer {
+  /** `config file PATH`, `environment` or `flags`. */
+  source: string;
+  values: Partial<Record<Setting['key'], unknown>>;
+  /** How this source names each key it set, for messages. */
+  names: SettingNames;
+  probeOptions?: Record<string, ProbeOptions>;
+  errors: OptionError[];
+}
+
+export interface ResolvedOptions {
+  options: AgentOptions;
+  /** The sources that set something, e.g. `config file /etc/kernscope.yaml`, `environment (KERNSCOPE_LISTEN)`. */
+  sources: string[];
+}
+
+const CONFIG_ENV = 'KERNSCOPE_CONFIG';
+const FILTER_KEYS = ['tgid', 'cgroup', 'comm'] as const;
+const PROBE_KEYS = ['pid', 'cgroup', 'comm', 'labels', 'buckets'];
+
+/** Milliseconds of `600`, `90s`, `10m`, `1h`, `500ms` (no unit: seconds), or undefined. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60000, h: 3600000 }[match[2] ?? 's'] ?? 1000;
+  return Number(match[1]) * unit;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  for (const [unit, size] of [
+    ['h', 3600000],
+    ['m', 60000],
+    ['s', 1000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** A setting from a string (environment variable or flag); unconvertible text is kept and fails the check. */
+function fromString(setting: Setting, raw: string): unknown {
+  switch (setting.kind) {
+    case 'integer':
+      return /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    case 'boolean': {
+      const text = raw.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(text)) return true;
+      if (['false', '0', 'no', 'off'].includes(text)) return false;
+      return raw;
+    }
+    case 'list':
+      return raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
+    case 'duration':
+      return parseDuration(raw) ?? raw;
+    default:
+      return raw;
+  }
+}
+
+/** A setting from a YAML value: numbers, booleans and lists come typed; durations may be `10m` or seconds. */
+function fromYaml(setting: Setting, value: unknown): unknown {
+  if (setting.kind === 'duration') {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value * 1000;
+    if (typeof value === 'string') return parseDuration(value) ?? value;
+  }
+  return value;
+}
+
+function emptyLayer(source: string): Layer {
+  return { source, values: {}, names: {}, errors: [] };
+}
+
+/** Stores `value` in `layer` when its check passes, or records the error (showing `shown`, as written). */
+function set(layer: Layer, setting: Setting, value: unknown, name: string, shown: unknown): void {
+  const error = settingError(setting, value, name);
+  if (error) {
+    layer.errors.push(new OptionError(name, shown, error.accepted));
+    return;
+  }
+  layer.values[setting.key] = value;
+  layer.names[setting.key] = name;
+}
+
+function plainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `probes.<name>: {pid, cgroup, comm, labels, buckets}` from the file, checked against the probe. */
+function probeFromYaml(layer: Layer, probe: string, raw: unknown, where: string): ProbeOptions | undefined {
+  const prefix = `probes.${probe}`;
+  if (raw === null || raw === undefined) return {};
+  if (!plainObject(raw)) {
+    layer.errors.push(new OptionError(`${prefix}${where}`, raw, `a mapping of ${PROBE_KEYS.join(', ')} (or nothing)`));
+    return undefined;
+  }
+  const options: ProbeOptions = {};
+  let valid = true;
+  for (const [key, value] of Object.entries(raw)) {
+    const name = `${prefix}.${key}${where}`;
+    switch (key) {
+      case 'pid':
+        options.tgid = value as number;
+        break;
+      case 'cgroup':
+      case 'comm':
+        options[key] = value as string;
+        break;
+      case 'labels':
+        if (Array.isArray(value) && value.every((v) => typeof v === 'string')) options.labels = value;
+        else {
+          layer.errors.push(new OptionError(name, value, 'a list of optional label names'));
+          valid = false;
+        }
+        break;
+      case 'buckets':
+        if (plainObject(value)) options.buckets = value as Record<string, number[]>;
+        else {
+          layer.errors.push(new OptionError(name, value, 'a mapping of histogram metric name to bucket bounds'));
+          valid = false;
+        }
+        break;
+      default:
+        layer.errors.push(OptionError.unknownKey(name, `one of ${PROBE_KEYS.join(', ')}`));
+        valid = false;
+    }
+  }
+  const errors = probeOptionErrors(probe, options, prefix, where);
+  layer.errors.push(...errors);
+  return valid && errors.length === 0 ? options : undefined;
+}
+
+/** The `probes:` key: a list of names, or a mapping of name to that probe's settings. */
+function probesFromYaml(layer: Layer, raw: unknown, where: string): void {
+  const setting = SETTINGS.find((s) => s.key === 'probes')!;
+  if (Array.isArray(raw)) {
+    set(layer, setting, raw, `probes${where}`, raw);
+    return;
+  }
+  if (!plainObject(raw)) {
+    layer.errors.push(
+      new OptionError(`probes${where}`, raw, `${setting.accepted}, or a mapping of probe name to its settings`),
+    );
+    return;
+  }
+  const known = BUILTIN_PROBES.map((p) => p.name);
+  layer.probeOptions = {};
+  for (const [probe, options] of Object.entries(raw)) {
+    if (!known.includes(probe)) {
+      layer.errors.push(OptionError.unknownKey(`probes.${probe}${where}`, `probes among ${known.join(', ')}`));
+      continue;
+    }
+    const parsed = probeFromYaml(layer, probe, options, where);
+    if (parsed) layer.probeOptions[probe] = parsed;
+  }
+  const enabled = Object.keys(raw).filter((probe) => known.includes(probe));
+  set(layer, setting, enabled, `probes${where}`, enabled);
+}
+
+/** The config file as a layer; `from` names where its path came from (`--config`, KERNSCOPE_CONFIG). */
+export function fileLayer(path: string, from: string, read = (p: string) => readFileSync(p, 'utf8')): Layer {
+  const layer = emptyLayer(`config file ${path}`);
+  let text: string;
+  try {
+    text = read(path);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    layer.errors.push(new OptionError(from, path, 'a readable YAML file', `cannot read ${from} ${path}: ${reason}`));
+    return layer;
+  }
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    for (const error of document.errors) {
+      const message = error.message.split('\n')[0] ?? error.message;
+      layer.errors.push(new OptionError(from, path, 'YAML', `cannot parse ${path}: ${message}`));
+    }
+    return layer;
+  }
+  const root: unknown = document.toJS();
+  if (root === null || root === undefined) return layer; // empty file: nothing set
+  const where = ` in ${path}`;
+  if (!plainObject(root)) {
+    layer.errors.push(new OptionError(`the top level${where}`, root, 'a mapping of settings'));
+    return layer;
+  }
+  for (const [key, value] of Object.entries(root)) {
+    if (key === 'probes') {
+      probesFromYaml(layer, value, where);
+      continue;
+    }
+    const setting = SETTINGS.find((s) => s.file === key);
+    if (!setting) {
+      layer.errors.push(OptionError.unknownKey(`${key}${where}`, `one of ${SETTINGS.map((s) => s.file).join(', ')}`));
+      continue;
+    }
+    set(layer, setting, fromYaml(setting, value), `${key}${where}`, value);
+  }
+  return layer;
+}
+
+/** KERNSCOPE_* variables as a layer; empty ones count as unset, unknown ones are errors. */
+export function envLayer(env: NodeJS.ProcessEnv): Layer {
+  const layer = emptyLayer('environment');
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('KERNSCOPE_') || name === CONFIG_ENV) continue;
+    const setting = SETTINGS.find((s) => s.env === name);
+    if (!setting) {
+      const names = [CONFIG_ENV, ...SETTINGS.map((s) => s.env)].join(', ');
+      layer.errors.push(OptionError.unknownKey(`environment variable ${name}`, `one of ${names}`));
+      continue;
+    }
+    if (raw === undefined || raw === '') continue;
+    set(layer, setting, fromString(setting, raw), name, raw);
+  }
+  return layer;
+}
+
+/** Parsed flags (parseArgs values, keyed without the dashes) as a layer. */
+export function flagLayer(flags: Record<string, string | boolean | undefined>): Layer {
+  const layer = emptyLayer('flags');
+  for (const setting of SETTINGS) {
+    const raw = flags[setting.flag.slice(2)];
+    if (raw === undefined) continue;
+    set(layer, setting, typeof raw === 'boolean' ? raw : fromString(setting, raw), setting.flag, raw);
+  }
+  return layer;
+}
+
+/** Merges config file < environment < flags over the defaults; throws OptionError(s) for every bad value. */
+export function resolveOptions(
+  flags: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv = process.env,
+  read?: (path: string) => string,
+): ResolvedOptions {
+  const configFlag = flags.config;
+  const configPath = typeof configFlag === 'string' ? configFlag : env[CONFIG_ENV] || undefined;
+  const layers: Layer[] = [];
+  if (configPath !== undefined) {
+    const from = typeof configFlag === 'string' ? '--config' : CONFIG_ENV;
+    if (configPath === '')
+      layers.push({ ...emptyLayer('--config'), errors: [new OptionError(from, '', 'a file path')] });
+    else layers.push(fileLayer(configPath, from, read));
+  }
+  const environment = envLayer(env);
+  const command = flagLayer(flags);
+  layers.push(environment, command);
+  OptionErrors.throwIfAny(layers.flatMap((layer) => layer.errors));
+
+  const values: Partial<Record<Setting['key'], unknown>> = {};
+  const names: SettingNames = {};
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer.values) as [Setting['key'], unknown][]) {
+      values[key] = value;
+      names[key] = layer.names[key];
+    }
+  }
+  // Per-probe filters are file settings: a global filter from the environment or a flag beats them.
+  const probeOptions = structuredClone(layers[0]?.probeOptions ?? {});
+  for (const key of FILTER_KEYS) {
+    if (environment.values[key] === undefined && command.values[key] === undefined) continue;
+    for (const options of Object.values(probeOptions)) delete options[key];
+  }
+  const ringBytes = (values.ringBytes as number | undefined) ?? DEFAULT_OPTIONS.ringBytes;
+  const options = validateOptions(
+    {
+      ...DEFAULT_OPTIONS,
+      wakeupBytes: Math.min(DEFAULT_OPTIONS.wakeupBytes, ringBytes / 4),
+      ...(values as Partial<AgentOptions>),
+      probeOptions,
+    },
+    names,
+  );
+  const sources = layers.flatMap((layer) => {
+    const set = Object.values(layer.names);
+    if (layer.source.startsWith('config file')) return [layer.source];
+    return set.length ? [`${layer.source} (${set.join(', ')})`] : [];
+  });
+  return { options, sources };
+}

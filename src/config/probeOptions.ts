@@ -1,0 +1,92 @@
+// Per-probe settings: in-kernel filters (pid, cgroup, comm), optional labels
+// and histogram buckets. The probe definitions say what is possible (which
+// labels are optional, which metrics are log2 histograms); these functions
+// check a probe's settings against them and apply them to a definition.
+import type { MapHistogramDefinition, ProbeDefinition } from '../probes/ProbeDefinition';
+
+/** In-kernel filters (load-time constants); unset: every task. */
+export interface ProbeFilter {
+  /** Only this process (tgid). */
+  tgid?: number;
+  /** Only this cgroup v2 directory and below. */
+  cgroup?: string;
+  /** Only tasks with this command name (comm: at most 15 bytes). */
+  comm?: string;
+}
+
+/** A probe's own settings (config file `probes.<name>`); filters here override the global ones. */
+export interface ProbeOptions extends ProbeFilter {
+  /** Optional labels to turn on (see `optionalLabels` in the probe's metrics). */
+  labels?: string[];
+  /** Histogram bounds by metric name, in the exported unit; each a log2 slot edge. */
+  buckets?: Record<string, number[]>;
+}
+
+/** What one probe runs with, once global and per-probe settings are combined. */
+export interface EffectiveProbeOptions extends ProbeFilter {
+  labels: string[];
+  buckets: Record<string, number[]>;
+}
+
+/** Slots of the in-kernel log2 histograms (KS_LOG2_SLOTS in bpf/histogram.h; checked again at load from BTF). */
+export const LOG2_SLOTS = 32;
+
+/** The labels a probe can turn on, over all its metrics. */
+export function optionalLabelsOf(definition: ProbeDefinition): string[] {
+  const labels = new Set<string>();
+  for (const metric of [...definition.recordMetrics, ...definition.mapMetrics]) {
+    for (const label of metric.optionalLabels ?? []) labels.add(label);
+  }
+  return [...labels];
+}
+
+export function histogramsOf(definition: ProbeDefinition): MapHistogramDefinition[] {
+  return definition.mapMetrics.filter((m): m is MapHistogramDefinition => m.type === 'histogram');
+}
+
+/** The definition with every optional label that is not in `enabled` removed from its metrics. */
+export function withOptionalLabels(definition: ProbeDefinition, enabled: readonly string[]): ProbeDefinition {
+  const keep = <T>(labels: Record<string, T>, optional: readonly string[] = []): Record<string, T> =>
+    Object.fromEntries(
+      Object.entries(labels).filter(([label]) => !optional.includes(label) || enabled.includes(label)),
+    );
+  return {
+    ...definition,
+    recordMetrics: definition.recordMetrics.map((m) => ({ ...m, labels: keep(m.labels, m.optionalLabels) })),
+    mapMetrics: definition.mapMetrics.map((m) => ({ ...m, labels: keep(m.labels, m.optionalLabels) })),
+  };
+}
+
+/** Whether `comm` can match a task's comm: 1 to 15 bytes of UTF-8, no NUL. */
+export function isComm(comm: unknown): comm is string {
+  if (typeof comm !== 'string' || comm.includes('\0')) return false;
+  const bytes = Buffer.byteLength(comm, 'utf8');
+  return bytes >= 1 && bytes <= 15;
+}
+
+export const COMM_ACCEPTED = 'a command name (comm) of 1 to 15 bytes';
+
+/**
+ * Why `bounds` cannot be the buckets of `metric`, or undefined when they can:
+ * ascending log2 slot edges (2^k kernel units, 1 <= k < LOG2_SLOTS) in the
+ * exported unit.
+ */
+export function bucketProblem(metric: MapHistogramDefinition, bounds: unknown): string | undefined {
+  const unit = metric.scale === 1e-9 ? 'ns' : `x ${metric.scale}`;
+  const accepted = `a non-empty ascending list of log2 slot edges 2^k ${unit} (1 <= k < ${LOG2_SLOTS}) in the exported unit, e.g. ${(2 ** 10 * metric.scale).toPrecision(4)} (2^10 ${unit})`;
+  if (!Array.isArray(bounds) || bounds.length === 0) return accepted;
+  let last = -Infinity;
+  for (const bound of bounds as unknown[]) {
+    if (typeof bound !== 'number' || !Number.isFinite(bound) || bound <= 0) return accepted;
+    const exponent = Math.log2(bound / metric.scale);
+    const k = Math.round(exponent);
+    if (Math.abs(exponent - k) > 1e-9 || k < 1 || k >= LOG2_SLOTS) {
+      const below = 2 ** Math.max(1, Math.min(LOG2_SLOTS - 1, Math.floor(exponent))) * metric.scale;
+      const above = 2 ** Math.max(1, Math.min(LOG2_SLOTS - 1, Math.ceil(exponent))) * metric.scale;
+      return `${accepted}; ${bound} is not one (nearest: ${below}, ${above})`;
+    }
+    if (bound <= last) return `${accepted}; ${bound} does not ascend`;
+    last = bound;
+  }
+  return undefined;
+}
