@@ -1,0 +1,70 @@
+import { blockDeviceName } from './blockDevices';
+import type { ProbeDefinition } from './ProbeDefinition';
+
+/** Log2 slot edges 2^11 .. 2^31 ns (about 2 us .. 2.1 s), every other slot. */
+export const BLOCK_IO_LATENCY_BOUNDS = Array.from({ length: 11 }, (_, i) => 2 ** (11 + 2 * i) * 1e-9);
+
+/** enum blockio_op (bpf/blockio.h). */
+const OPS = ['read', 'write', 'flush', 'discard', 'other'];
+
+export function blockOpName(op: number): string {
+  return OPS[op] ?? 'other';
+}
+
+const labels = { device: { field: 'dev', format: blockDeviceName }, op: { field: 'op', format: blockOpName } };
+
+/**
+ * Block request latency (issue to completion) and completed bytes, by disk and
+ * operation (bpf/blockio.bpf.c), aggregated in per-CPU maps. The pid/cgroup
+ * filter applies at issue (the dispatching task); completions run in
+ * interrupt context and follow their issue.
+ */
+export const blockioProbe: ProbeDefinition = {
+  name: 'blockio',
+  summary: 'block I/O latency and bytes, by disk and operation (aggregated in the kernel)',
+  object: 'blockio.bpf.o',
+  attach: [
+    {
+      name: 'block_rq_issue',
+      variants: [
+        { kind: 'tp_btf', program: 'blockio_issue_tp_btf' },
+        { kind: 'raw_tp', program: 'blockio_issue_raw_tp', target: 'block_rq_issue' },
+        { kind: 'tracepoint', program: 'blockio_issue_tracepoint', target: 'block/block_rq_issue' },
+      ],
+    },
+    {
+      name: 'block_rq_complete',
+      variants: [
+        { kind: 'tp_btf', program: 'blockio_complete_tp_btf' },
+        { kind: 'raw_tp', program: 'blockio_complete_raw_tp', target: 'block_rq_complete' },
+        { kind: 'tracepoint', program: 'blockio_complete_tracepoint', target: 'block/block_rq_complete' },
+      ],
+    },
+  ],
+  recordMetrics: [],
+  mapMetrics: [
+    {
+      type: 'histogram',
+      name: 'kernscope_block_io_duration_seconds',
+      help: 'Block request latency (block_rq_issue to block_rq_complete), by disk and operation; buckets are in-kernel log2 slot edges.',
+      map: 'blockio_stats',
+      key: 'blockio_key',
+      value: 'blockio_stats',
+      slots: 'slots',
+      sum: 'sum_ns',
+      scale: 1e-9,
+      bounds: BLOCK_IO_LATENCY_BOUNDS,
+      labels,
+    },
+    {
+      type: 'counter',
+      name: 'kernscope_block_io_bytes_total',
+      help: 'Bytes of completed block requests, by disk and operation.',
+      map: 'blockio_stats',
+      key: 'blockio_key',
+      value: 'blockio_stats',
+      field: 'bytes',
+      labels,
+    },
+  ],
+};
