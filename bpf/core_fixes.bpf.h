@@ -92,22 +92,26 @@ struct ks_block_rq_completion {
 	__u32 nr_sector;
 };
 
-/* Direct (relocated) loads from the tracepoint record, which is the context. */
+/*
+ * Read through bpf_core_read rather than loaded directly: clang merges the
+ * two branches' address arithmetic, and the verifier refuses loads through a
+ * modified context pointer.
+ */
 static __always_inline void ks_read_block_rq_completion(void *ctx,
 							struct ks_block_rq_completion *out)
 {
 	if (bpf_core_type_exists(struct trace_event_raw_block_rq_completion___new)) {
 		struct trace_event_raw_block_rq_completion___new *e = ctx;
 
-		out->dev = e->dev;
-		out->sector = e->sector;
-		out->nr_sector = e->nr_sector;
+		out->dev = BPF_CORE_READ(e, dev);
+		out->sector = BPF_CORE_READ(e, sector);
+		out->nr_sector = BPF_CORE_READ(e, nr_sector);
 	} else {
 		struct trace_event_raw_block_rq_complete___old *e = ctx;
 
-		out->dev = e->dev;
-		out->sector = e->sector;
-		out->nr_sector = e->nr_sector;
+		out->dev = BPF_CORE_READ(e, dev);
+		out->sector = BPF_CORE_READ(e, sector);
+		out->nr_sector = BPF_CORE_READ(e, nr_sector);
 	}
 }
 
