@@ -195,11 +195,11 @@ export function fileLayer(path: string, from: string, read = (p: string) => read
     return layer;
   }
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (document.errors.length > 0) {
-    for (const error of document.errors) {
-      const message = error.message.split('\n')[0] ?? error.message;
-      layer.errors.push(new OptionError(from, path, 'YAML', `cannot parse ${path}: ${message}`));
-    }
+  const [syntax] = document.errors;
+  if (syntax) {
+    // The first error only: the ones after it are mostly its echoes.
+    const message = syntax.message.split('\n')[0] ?? syntax.message;
+    layer.errors.push(new OptionError(from, path, 'YAML', `cannot parse ${path}: ${message}`));
     return layer;
   }
   const root: unknown = document.toJS();
