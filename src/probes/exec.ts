@@ -1,10 +1,15 @@
 import type { ProbeDefinition } from './ProbeDefinition';
 
-/** Process executions, from sched_process_exec (bpf/exec.bpf.c). */
+/**
+ * Process executions, from sched_process_exec: the exec programs of
+ * bpf/process.bpf.c alone (its fork and exit programs are not loaded). Part
+ * of the `process` probe, so selecting both runs `process` only.
+ */
 export const execProbe = {
   name: 'exec',
   summary: 'successful execve() calls, by command name',
-  object: 'exec.bpf.o',
+  object: 'process.bpf.o',
+  subsetOf: 'process',
   record: { struct: 'exec_record', type: 'KS_RECORD_EXEC', version: 1 },
   attach: [
     {

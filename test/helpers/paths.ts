@@ -7,5 +7,6 @@ export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 /** Compiled BPF objects (`make bpf`). */
 export const BPF_DIR = path.join(ROOT, 'dist', 'bpf');
-export const EXEC_OBJECT = path.join(BPF_DIR, 'exec.bpf.o');
+/** Holds the exec programs (and the process probe's fork and exit programs, not autoloaded). */
+export const EXEC_OBJECT = path.join(BPF_DIR, 'process.bpf.o');
 export const LOADGEN_OBJECT = path.join(BPF_DIR, 'loadgen.bpf.o');
