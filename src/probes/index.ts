@@ -1,11 +1,18 @@
 import { blockioProbe } from './blockio';
 import { execProbe } from './exec';
+import { oomProbe } from './oom';
 import { processProbe } from './process';
 import { syscallsProbe } from './syscalls';
 import type { ProbeDefinition } from './ProbeDefinition';
 
 /** Built-in probes, in the order `kernscope probes` lists them. */
-export const BUILTIN_PROBES: readonly ProbeDefinition[] = [processProbe, execProbe, syscallsProbe, blockioProbe];
+export const BUILTIN_PROBES: readonly ProbeDefinition[] = [
+  processProbe,
+  execProbe,
+  syscallsProbe,
+  blockioProbe,
+  oomProbe,
+];
 
 export function findProbe(name: string): ProbeDefinition | undefined {
   return BUILTIN_PROBES.find((probe) => probe.name === name);

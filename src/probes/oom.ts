@@ -1,0 +1,38 @@
+import type { ProbeDefinition } from './ProbeDefinition';
+
+/**
+ * OOM kills (bpf/oom.bpf.c), from oom:mark_victim: counted once per victim
+ * process in a per-CPU array (exact, and 0 before the first kill); each kill
+ * also sends a ring record (struct oom_record: the victim's pid, uid, comm,
+ * cgroup v2 id and memory cgroup id, and the command that ran the killer) for
+ * the event stream. Filters apply to the victim.
+ */
+export const oomProbe = {
+  name: 'oom',
+  summary: 'OOM kills, one record per victim process (comm, cgroup, memory cgroup)',
+  object: 'oom.bpf.o',
+  record: { struct: 'oom_record', type: 'KS_RECORD_OOM', version: 1 },
+  attach: [
+    {
+      name: 'mark_victim',
+      variants: [
+        // Refused by the verifier where mark_victim passes only a pid: then the tracepoint.
+        { kind: 'tp_btf', program: 'oom_tp_btf' },
+        { kind: 'tracepoint', program: 'oom_tracepoint', target: 'oom/mark_victim' },
+      ],
+    },
+  ],
+  recordMetrics: [],
+  mapMetrics: [
+    {
+      type: 'counter',
+      name: 'kernscope_oom_kills_total',
+      help: 'Processes the OOM killer picked as victims (oom:mark_victim), once per process.',
+      map: 'oom_kills',
+      key: 'oom_key',
+      value: 'oom_count',
+      field: 'kills',
+      labels: {},
+    },
+  ],
+} satisfies ProbeDefinition;
