@@ -240,26 +240,30 @@ struct ks_tcp_skb_args {
 };
 
 /*
+ * The classic tcp_retransmit_skb and tcp_send_reset records start with
+ * skbaddr and skaddr after the common fields in every kernel that has them
+ * (the tcp_event_sk_skb class of v4.15 on, and the records of their own
+ * below): that prefix is read at fixed offsets, the rest through CO-RE.
+ */
+struct ks_tcp_sk_skb_record {
+	__u64 common; /* struct trace_entry */
+	const void *skbaddr;
+	const void *skaddr;
+};
+
+/*
  * commit ("tcp: trace retransmit failures in tcp_retransmit_skb", Fan Yu,
  * v6.17) fires tcp_retransmit_skb for attempts that failed as well, with
  * their error as a third argument, and gave the classic tracepoint a record
- * of its own (with `err`) instead of the tcp_event_sk_skb class's. Before,
+ * of its own with an `err` field (it shared tcp_event_sk_skb before). Before,
  * it fired only for retransmissions that went out (err 0). The prototype
  * check (parameter count) says which shape the tp_btf arguments have.
  */
-typedef void (*btf_trace_tcp_retransmit_skb___err)(void *, const struct sock *, const struct sk_buff *,
-						    int);
+typedef void (*btf_trace_tcp_retransmit_skb___err)(void *, const struct sock *,
+						   const struct sk_buff *, int);
 
 struct trace_event_raw_tcp_retransmit_skb___err {
-	const void *skbaddr;
-	const void *skaddr;
 	int err;
-} __attribute__((preserve_access_index));
-
-/* The record tcp_retransmit_skb and (before v6.10) tcp_send_reset shared. */
-struct trace_event_raw_tcp_event_sk_skb___ks {
-	const void *skbaddr;
-	const void *skaddr;
 } __attribute__((preserve_access_index));
 
 /* tp_btf/tcp_retransmit_skb arguments. */
@@ -270,49 +274,29 @@ static __always_inline void ks_tcp_retransmit_args(__u64 *ctx, struct ks_tcp_skb
 	out->err = bpf_core_type_exists(btf_trace_tcp_retransmit_skb___err) ? (int)ctx[2] : 0;
 }
 
-/* tracepoint/tcp/tcp_retransmit_skb record: direct (relocated) context loads. */
+/* tracepoint/tcp/tcp_retransmit_skb record (the context): direct loads. */
 static __always_inline void ks_tcp_retransmit_record(void *ctx, struct ks_tcp_skb_args *out)
 {
-	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb___err)) {
-		struct trace_event_raw_tcp_retransmit_skb___err *e = ctx;
+	const struct ks_tcp_sk_skb_record *r = ctx;
+	struct trace_event_raw_tcp_retransmit_skb___err *e = ctx;
 
-		out->sk = e->skaddr;
-		out->skb = e->skbaddr;
-		out->err = bpf_core_field_exists(e->err) ? e->err : 0;
-	} else {
-		struct trace_event_raw_tcp_event_sk_skb___ks *e = ctx;
-
-		out->sk = e->skaddr;
-		out->skb = e->skbaddr;
-		out->err = 0;
-	}
+	out->sk = r->skaddr;
+	out->skb = r->skbaddr;
+	out->err = bpf_core_field_exists(e->err) ? e->err : 0;
 }
 
 /*
  * commit ("trace: tcp: fully support trace_tcp_send_reset", Jason Xing,
- * v6.10) gave tcp_send_reset a record of its own and traces resets that
- * answer a packet no socket matches (sk NULL) too; before, only resets sent
- * for a full socket were traced. skaddr and skbaddr lead both records.
+ * v6.10) traces resets that answer a packet no socket matches (sk NULL) as
+ * well; before, only resets sent for a full socket were traced. The record
+ * prefix is the same either way.
  */
-struct trace_event_raw_tcp_send_reset___own {
-	const void *skbaddr;
-	const void *skaddr;
-} __attribute__((preserve_access_index));
-
-/* tracepoint/tcp/tcp_send_reset record. */
 static __always_inline void ks_tcp_send_reset_record(void *ctx, struct ks_tcp_skb_args *out)
 {
-	if (bpf_core_type_exists(struct trace_event_raw_tcp_send_reset___own)) {
-		struct trace_event_raw_tcp_send_reset___own *e = ctx;
+	const struct ks_tcp_sk_skb_record *r = ctx;
 
-		out->sk = e->skaddr;
-		out->skb = e->skbaddr;
-	} else {
-		struct trace_event_raw_tcp_event_sk_skb___ks *e = ctx;
-
-		out->sk = e->skaddr;
-		out->skb = e->skbaddr;
-	}
+	out->sk = r->skaddr;
+	out->skb = r->skbaddr;
 	out->err = 0;
 }
 

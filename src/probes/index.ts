@@ -3,6 +3,7 @@ import { execProbe } from './exec';
 import { oomProbe } from './oom';
 import { processProbe } from './process';
 import { syscallsProbe } from './syscalls';
+import { tcpProbe } from './tcp';
 import type { ProbeDefinition } from './ProbeDefinition';
 
 /** Built-in probes, in the order `kernscope probes` lists them. */
@@ -12,6 +13,7 @@ export const BUILTIN_PROBES: readonly ProbeDefinition[] = [
   syscallsProbe,
   blockioProbe,
   oomProbe,
+  tcpProbe,
 ];
 
 export function findProbe(name: string): ProbeDefinition | undefined {

@@ -1,0 +1,102 @@
+import type { AttachVariant, KeyLabel, ProbeDefinition } from './ProbeDefinition';
+
+/** Log2 slot edges 2^12 .. 2^32 ns (4.1 us .. 4.29 s), every other slot. */
+export const TCP_CONNECT_LATENCY_BOUNDS = Array.from({ length: 11 }, (_, i) => 2 ** (12 + 2 * i) * 1e-9);
+
+/** `enum ks_tcp_direction` (bpf/tcp.h) -> label value. */
+export const TCP_DIRECTIONS: readonly string[] = ['outbound', 'inbound'];
+/** `enum ks_tcp_reset_direction` (bpf/tcp.h) -> label value. */
+export const TCP_RESET_DIRECTIONS: readonly string[] = ['sent', 'received'];
+
+function labelOf(names: readonly string[]): KeyLabel {
+  return { field: 'direction', format: (value) => names[value] ?? String(value) };
+}
+
+/** fentry -> kprobe on tcp_vN_connect, then the CLOSE -> SYN_SENT transition of that family. */
+function connectVariants(family: 'v4' | 'v6'): AttachVariant[] {
+  return [
+    { kind: 'fentry', program: `tcp_connect_${family}_fentry` },
+    { kind: 'kprobe', program: `tcp_connect_${family}_kprobe`, target: `tcp_${family}_connect` },
+    { kind: 'tp_btf', program: `tcp_connect_${family}_tp_btf` },
+    { kind: 'tracepoint', program: `tcp_connect_${family}_tracepoint`, target: 'sock/inet_sock_set_state' },
+  ];
+}
+
+/** A tcp event: tp_btf, else the classic tracepoint. */
+function tcpEvent(name: string, category: string, event: string): AttachVariant[] {
+  return [
+    { kind: 'tp_btf', program: `tcp_${name}_tp_btf` },
+    { kind: 'tracepoint', program: `tcp_${name}_tracepoint`, target: `${category}/${event}` },
+  ];
+}
+
+const totals = { map: 'tcp_totals', key: 'tcp_totals_key', value: 'tcp_totals', labels: {} };
+
+/**
+ * TCP connections, connect latency and failures, retransmitted segments and
+ * resets (bpf/tcp.bpf.c), counted in per-CPU maps in the kernel. Most of
+ * these events happen in softirq context, where the current task is
+ * arbitrary: the pid/cgroup/comm filters do not apply; the probe's own
+ * filter is the socket's network namespace (`targ_netns`).
+ */
+export const tcpProbe: ProbeDefinition = {
+  name: 'tcp',
+  summary: 'TCP connections, connect latency and failures, retransmits, resets (aggregated in the kernel)',
+  object: 'tcp.bpf.o',
+  attach: [
+    { name: 'connect_v4', variants: connectVariants('v4') },
+    { name: 'connect_v6', variants: connectVariants('v6') },
+    { name: 'state', variants: tcpEvent('state', 'sock', 'inet_sock_set_state') },
+    { name: 'retransmit', variants: tcpEvent('retransmit', 'tcp', 'tcp_retransmit_skb') },
+    { name: 'retransmit_synack', variants: tcpEvent('retransmit_synack', 'tcp', 'tcp_retransmit_synack') },
+    { name: 'send_reset', variants: tcpEvent('send_reset', 'tcp', 'tcp_send_reset') },
+    { name: 'receive_reset', variants: tcpEvent('receive_reset', 'tcp', 'tcp_receive_reset') },
+  ],
+  recordMetrics: [],
+  mapMetrics: [
+    {
+      type: 'counter',
+      name: 'kernscope_tcp_connections_total',
+      help: 'TCP connections that reached ESTABLISHED: outbound (active open, connect) or inbound (passive open, accept side).',
+      map: 'tcp_connections',
+      key: 'tcp_direction_key',
+      value: 'tcp_count',
+      field: 'count',
+      labels: { direction: labelOf(TCP_DIRECTIONS) },
+    },
+    {
+      ...totals,
+      type: 'histogram',
+      name: 'kernscope_tcp_connect_duration_seconds',
+      help: 'Outbound TCP connect latency (SYN sent to ESTABLISHED); buckets are in-kernel log2 slot edges.',
+      slots: 'connect_slots',
+      sum: 'connect_sum_ns',
+      scale: 1e-9,
+      bounds: TCP_CONNECT_LATENCY_BOUNDS,
+    },
+    {
+      ...totals,
+      type: 'counter',
+      name: 'kernscope_tcp_connect_failures_total',
+      help: 'Active TCP opens that never reached ESTABLISHED (SYN_SENT to CLOSE: refused, timed out, aborted).',
+      field: 'connect_failures',
+    },
+    {
+      ...totals,
+      type: 'counter',
+      name: 'kernscope_tcp_retransmits_total',
+      help: 'TCP segments retransmitted, SYN-ACKs included (those that went out: the kernel RetransSegs counter minus TCPRetransFail).',
+      field: 'retransmits',
+    },
+    {
+      type: 'counter',
+      name: 'kernscope_tcp_resets_total',
+      help: 'TCP resets (RST) sent or received.',
+      map: 'tcp_resets',
+      key: 'tcp_direction_key',
+      value: 'tcp_count',
+      field: 'count',
+      labels: { direction: labelOf(TCP_RESET_DIRECTIONS) },
+    },
+  ],
+};

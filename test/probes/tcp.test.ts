@@ -1,0 +1,411 @@
+// The tcp probe against workloads whose TCP events are known exactly, each run
+// in network namespaces the test creates. The probe is loaded in this process
+// (ProbeLoader, as the agent does) with its netns filter (targ_netns) set to
+// the workload's namespace, so connections of the rest of the machine (this
+// test's own loopback traffic included) cannot reach the counts.
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+
+import t from 'tap';
+
+import { mapFamilies } from '../../src/aggregate/MapMetrics';
+import type { MetricFamily } from '../../src/aggregate/MetricFamily';
+import type { LoadedProbe } from '../../src/load/ProbeLoader';
+import { ProbeLoader } from '../../src/load/ProbeLoader';
+import type { KernelFeatures } from '../../src/native/addon';
+import { addon } from '../../src/native/addon';
+import { TCP_DIRECTIONS, TCP_RESET_DIRECTIONS, tcpProbe } from '../../src/probes/tcp';
+import { AgentProcess } from '../helpers/agent';
+import type { Sample } from '../helpers/metrics';
+import { select, valueOf } from '../helpers/metrics';
+import { Netns, must, vethPair } from '../helpers/netns';
+import { CLI } from '../helpers/paths';
+import { childEnv, runNode } from '../helpers/process';
+import type { HasTeardown } from '../helpers/teardown';
+import { sleep, waitFor } from '../helpers/teardown';
+
+function u32(value: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, value, true);
+  return bytes;
+}
+
+type EventKind = 'tp_btf' | 'tracepoint';
+
+/** This kernel's features, or the same with tp_btf ruled out so that the classic tracepoints are used. */
+function featuresFor(kind: EventKind): KernelFeatures {
+  const features = addon.kernelFeatures();
+  if (kind === 'tp_btf') return features;
+  return { ...features, attach: { ...features.attach, tp_btf: { ok: false, reason: 'ruled out by the test' } } };
+}
+
+/**
+ * Loads the tcp probe through ProbeLoader with `targ_netns` set (0: every
+ * namespace), every attach point on `kind`. The agent has no netns option
+ * yet, so the constant is set on each object the loader opens, before the
+ * loader configures and loads it.
+ */
+function loadTcp(
+  t: HasTeardown,
+  netns: number,
+  kind: EventKind = 'tp_btf',
+): { loaded: LoadedProbe; families: MetricFamily[] } {
+  const Real = addon.BpfObject;
+  addon.BpfObject = new Proxy(Real, {
+    construct(target, args: ConstructorParameters<typeof Real>) {
+      const object = new target(...args);
+      object.setConstant('targ_netns', u32(netns));
+      return object;
+    },
+  });
+  let loaded: LoadedProbe;
+  try {
+    loaded = new ProbeLoader(featuresFor(kind)).load(tcpProbe, { ringBytes: 4096, wakeupBytes: 4096 });
+  } finally {
+    addon.BpfObject = Real;
+  }
+  t.teardown(() => loaded.object.close());
+  const other = loaded.chosen.find((c) => c.variant.kind !== kind);
+  if (other) throw new Error(`${other.point} attached ${other.variant.kind}, not ${kind}`);
+  return { loaded, families: mapFamilies(loaded.object, tcpProbe.mapMetrics, { maxSeriesPerMetric: 100 }) };
+}
+
+/** The families' series as exposition samples (histograms as _bucket/_sum/_count). */
+function samplesOf(families: MetricFamily[]): Sample[] {
+  const samples: Sample[] = [];
+  for (const family of families) {
+    if (family.type !== 'histogram') {
+      for (const s of family.collect()) samples.push({ name: family.name, labels: s.labels, value: s.value });
+      continue;
+    }
+    for (const h of family.collect()) {
+      let cumulative = 0;
+      h.counts.forEach((count, i) => {
+        cumulative += count;
+        const le = i < h.bounds.length ? String(h.bounds[i]) : '+Inf';
+        samples.push({ name: `${family.name}_bucket`, labels: { ...h.labels, le }, value: cumulative });
+      });
+      samples.push({ name: `${family.name}_sum`, labels: h.labels, value: h.sum });
+      samples.push({ name: `${family.name}_count`, labels: h.labels, value: h.count });
+    }
+  }
+  return samples;
+}
+
+/** A counter's value, 0 while its series does not exist yet (map entries appear on first use). */
+function count(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  return valueOf(samples, name, labels) ?? 0;
+}
+
+function python(ns: Netns, source: string): Promise<unknown> {
+  return ns.exec('python3', ['-c', source]);
+}
+
+/** A python process in `ns` whose stdout lines can be awaited and which reads commands on stdin. */
+class NetnsPython {
+  private output = '';
+  private readonly child: ChildProcessWithoutNullStreams;
+
+  constructor(t: HasTeardown, ns: Netns, source: string) {
+    const [command, args] = ns.argv('python3', ['-u', '-c', source]);
+    this.child = spawn(command, args, { env: childEnv() });
+    this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    t.teardown(() => void this.child.kill('SIGKILL'));
+  }
+
+  printed(line: string, timeoutMs = 10000): Promise<true> {
+    return waitFor(
+      `'${line}' from the workload (output so far: ${JSON.stringify(this.output)})`,
+      () => {
+        if (this.output.split('\n').includes(line)) return true;
+        if (this.child.exitCode !== null) throw new Error(`workload exited ${this.child.exitCode}: ${this.output}`);
+        return undefined;
+      },
+      { timeoutMs },
+    );
+  }
+
+  send(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+
+  exited(timeoutMs = 10000): Promise<number> {
+    return waitFor('workload exit', () => this.child.exitCode ?? undefined, { timeoutMs });
+  }
+}
+
+const CONNECT_PAIRS = `
+import socket
+def pairs(family, host, n):
+    srv = socket.socket(family, socket.SOCK_STREAM)
+    srv.bind((host, 0))
+    srv.listen(n)
+    port = srv.getsockname()[1]
+    for _ in range(n):
+        c = socket.socket(family, socket.SOCK_STREAM)
+        c.connect((host, port))
+        s, _ = srv.accept()
+        c.close()
+        s.close()
+    srv.close()
+`;
+
+/** Receiver: accepts one connection on address:5001 and reads until EOF or reset. */
+const sinkSource = (address: string): string => `
+import socket
+srv = socket.socket()
+srv.bind(('${address}', 5001))
+srv.listen(1)
+print('listening')
+c, _ = srv.accept()
+try:
+    while c.recv(1 << 20):
+        pass
+except ConnectionResetError:
+    pass
+print('closed')
+`;
+
+/** Sender: sends without pause until a line on stdin, then aborts (SO_LINGER 0: RST, socket gone). */
+const senderSource = (address: string): string => `
+import select, socket, struct, sys
+s = socket.create_connection(('${address}', 5001))
+s.setblocking(False)
+print('connected')
+chunk = b'x' * 65536
+while True:
+    readable, writable, _ = select.select([sys.stdin], [s], [], 0.05)
+    if readable:
+        sys.stdin.readline()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        s.close()
+        print('aborted')
+        break
+    if writable:
+        try:
+            s.send(chunk)
+        except BlockingIOError:
+            pass
+`;
+
+/** With TCP_DEFER_ACCEPT the listener ignores the bare ACK and resends its SYN-ACK after ~1 s. */
+const DEFERRED_ACCEPT = `
+import socket, time
+srv = socket.socket()
+srv.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
+srv.bind(('127.0.0.1', 0))
+srv.listen(1)
+c = socket.create_connection(srv.getsockname())
+time.sleep(1.6)
+c.sendall(b'x')
+s, _ = srv.accept()
+assert s.recv(1) == b'x'
+c.close()
+s.close()
+`;
+
+// Each workload twice: on the variants this kernel picks (tp_btf) and on the classic tracepoints.
+for (const kind of ['tp_btf', 'tracepoint'] as const) {
+  void t.test(`${kind}: N loopback connect/accept pairs: N outbound, N inbound, N connect latencies`, async (t) => {
+    const V4 = 12;
+    const V6 = 8;
+    const ns = await Netns.create(t);
+    const { families } = loadTcp(t, ns.inum, kind);
+    const unfiltered = loadTcp(t, 0).families;
+
+    // Loopback connections in this (the test's) namespace meanwhile: the filter must leave them out.
+    const OUTSIDE = 5;
+    const server = net.createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => void server.close());
+    const { port } = server.address() as net.AddressInfo;
+    for (let i = 0; i < OUTSIDE; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const client = net.connect(port, '127.0.0.1');
+        client.on('error', reject).on('close', () => resolve());
+        client.resume();
+      });
+    }
+
+    await python(
+      ns,
+      `${CONNECT_PAIRS}\npairs(socket.AF_INET, '127.0.0.1', ${V4})\npairs(socket.AF_INET6, '::1', ${V6})\n`,
+    );
+    const samples = samplesOf(families);
+    const n = V4 + V6;
+    t.equal(count(samples, 'kernscope_tcp_connections_total', { direction: 'outbound' }), n, 'outbound');
+    t.equal(count(samples, 'kernscope_tcp_connections_total', { direction: 'inbound' }), n, 'inbound');
+    t.equal(count(samples, 'kernscope_tcp_connect_duration_seconds_count'), n, 'one connect latency each');
+    const buckets = select(samples, 'kernscope_tcp_connect_duration_seconds_bucket');
+    t.same(
+      buckets.map((b) => b.labels.le),
+      [
+        '0.000004096',
+        '0.000016384',
+        '0.000065536',
+        '0.000262144',
+        '0.001048576',
+        '0.004194304',
+        '0.016777216',
+        '0.067108864',
+        '0.268435456',
+        '1.073741824',
+        '4.294967296',
+        '+Inf',
+      ],
+      'buckets: log2 slot edges 2^12 .. 2^32 ns, every other slot',
+    );
+    const sum = count(samples, 'kernscope_tcp_connect_duration_seconds_sum');
+    t.ok(sum > 0 && sum < n * 0.25, `latency sum is plausible for loopback (${sum} s for ${n} connects)`);
+    t.equal(count(samples, 'kernscope_tcp_connect_failures_total'), 0, 'no connect failed');
+    t.equal(select(samples, 'kernscope_tcp_resets_total').length, 0, 'no resets');
+    t.equal(count(samples, 'kernscope_tcp_retransmits_total'), 0, 'no retransmits');
+
+    const all = samplesOf(unfiltered);
+    const outside = count(all, 'kernscope_tcp_connections_total', { direction: 'outbound' });
+    t.ok(outside >= n + OUTSIDE, `unfiltered, the same probe saw this namespace's connects too (${outside})`);
+  });
+
+  void t.test(`${kind}: connect to a closed port: one reset each way, one connect failure`, async (t) => {
+    const ns = await Netns.create(t);
+    const { families } = loadTcp(t, ns.inum, kind);
+    await python(
+      ns,
+      `import socket\ns = socket.socket()\ntry:\n    s.connect(('127.0.0.1', 9))\n    raise SystemExit('connected?')\nexcept ConnectionRefusedError:\n    pass\n`,
+    );
+    const samples = samplesOf(families);
+    t.equal(count(samples, 'kernscope_tcp_resets_total', { direction: 'received' }), 1, 'the client received a RST');
+    t.equal(count(samples, 'kernscope_tcp_resets_total', { direction: 'sent' }), 1, 'the stack sent it (no socket)');
+    t.equal(count(samples, 'kernscope_tcp_connect_failures_total'), 1, 'SYN_SENT -> CLOSE');
+    t.equal(select(samples, 'kernscope_tcp_connections_total').length, 0, 'nothing established');
+    t.equal(count(samples, 'kernscope_tcp_connect_duration_seconds_count'), 0, 'no connect latency observed');
+  });
+
+  void t.test(
+    `${kind}: retransmits through a veth pair match the kernel RetransSegs of the sending namespace`,
+    async (t) => {
+      const sender = await Netns.create(t);
+      const receiver = await Netns.create(t);
+      const subnet = `10.${200 + (process.pid % 50)}.${process.pid % 250}`;
+      const veth = await vethPair(t, sender, receiver, subnet);
+      // A neighbour entry that survives the receiver's link going down: the sender's packets then just vanish.
+      await sender.ip(['neigh', 'replace', `${subnet}.2`, 'lladdr', veth.macB, 'dev', veth.a, 'nud', 'permanent']);
+      const { families } = loadTcp(t, sender.inum, kind);
+
+      const sink = new NetnsPython(t, receiver, sinkSource(`${subnet}.2`));
+      await sink.printed('listening');
+      const source = new NetnsPython(t, sender, senderSource(`${subnet}.2`));
+      await source.printed('connected');
+      await sleep(300);
+      // Everything the sender sends is dropped (the receiving end is down); it keeps sending and retransmits on timeout.
+      await receiver.ip(['link', 'set', veth.b, 'down']);
+      await sleep(2000);
+      // Back up: recovery retransmits what was lost, GSO skbs of several segments among them.
+      await receiver.ip(['link', 'set', veth.b, 'up']);
+      await sleep(1500);
+      source.send('abort');
+      await source.printed('aborted');
+      t.equal(await source.exited(), 0, 'sender done; its socket is gone, so nothing retransmits any more');
+      await sink.printed('closed');
+
+      const retransSegs = await sender.counter('snmp', 'Tcp', 'RetransSegs');
+      const retransFail = await sender.counter('netstat', 'TcpExt', 'TCPRetransFail');
+      const samples = samplesOf(families);
+      const retransmits = count(samples, 'kernscope_tcp_retransmits_total');
+      t.ok(retransmits >= 3, `retransmissions happened (${retransmits})`);
+      t.equal(
+        retransmits,
+        retransSegs - retransFail,
+        `equal to the sending namespace's RetransSegs ${retransSegs} minus TCPRetransFail ${retransFail}`,
+      );
+      t.equal(count(samples, 'kernscope_tcp_connections_total', { direction: 'outbound' }), 1, 'one outbound');
+      t.equal(count(samples, 'kernscope_tcp_connections_total', { direction: 'inbound' }), 0, 'inbound is elsewhere');
+      t.equal(count(samples, 'kernscope_tcp_resets_total', { direction: 'sent' }), 1, 'the abort sent one RST');
+      t.equal(await receiver.counter('snmp', 'Tcp', 'RetransSegs'), 0, 'the receiver retransmitted nothing');
+    },
+  );
+
+  void t.test(`${kind}: a SYN-ACK retransmission counts, as in RetransSegs`, async (t) => {
+    const ns = await Netns.create(t);
+    const { families } = loadTcp(t, ns.inum, kind);
+    await python(ns, DEFERRED_ACCEPT);
+    const samples = samplesOf(families);
+    t.equal(await ns.counter('netstat', 'TcpExt', 'TCPSynRetrans'), 1, 'the kernel resent one SYN-ACK');
+    t.equal(await ns.counter('snmp', 'Tcp', 'RetransSegs'), 1, 'RetransSegs has it');
+    t.equal(count(samples, 'kernscope_tcp_retransmits_total'), 1, 'so has kernscope_tcp_retransmits_total');
+    t.equal(count(samples, 'kernscope_tcp_connections_total', { direction: 'outbound' }), 1, 'outbound');
+    t.equal(count(samples, 'kernscope_tcp_connections_total', { direction: 'inbound' }), 1, 'inbound (with the data)');
+  });
+}
+
+void t.test('direction labels follow the enums in the object BTF', (t) => {
+  const { loaded } = loadTcp(t, 0);
+  t.same(loaded.object.enumValues('ks_tcp_direction'), { KS_TCP_OUTBOUND: 0, KS_TCP_INBOUND: 1 });
+  t.same(TCP_DIRECTIONS, ['outbound', 'inbound']);
+  t.same(loaded.object.enumValues('ks_tcp_reset_direction'), { KS_TCP_RESET_SENT: 0, KS_TCP_RESET_RECEIVED: 1 });
+  t.same(TCP_RESET_DIRECTIONS, ['sent', 'received']);
+  t.end();
+});
+
+interface ProbeReport {
+  probe: string;
+  supported: boolean;
+  attach: { point: string; kind: string; program: string }[];
+  rejected: { point: string; kind: string; reason: string }[];
+}
+
+void t.test('fentry/kprobe connect variants fall through to tracepoints here, and say why', async (t) => {
+  const result = await runNode(CLI, ['probes', '--json'], 30000);
+  t.equal(result.code, 0, 'probes --json exit 0');
+  const tcp = (JSON.parse(result.stdout) as { probes: ProbeReport[] }).probes.find((p) => p.probe === 'tcp');
+  t.ok(tcp?.supported, 'tcp is supported on this kernel');
+  t.same(
+    tcp?.attach.map((a) => [a.point, a.kind, a.program]),
+    [
+      ['connect_v4', 'tp_btf', 'tcp_connect_v4_tp_btf'],
+      ['connect_v6', 'tp_btf', 'tcp_connect_v6_tp_btf'],
+      ['state', 'tp_btf', 'tcp_state_tp_btf'],
+      ['retransmit', 'tp_btf', 'tcp_retransmit_tp_btf'],
+      ['retransmit_synack', 'tp_btf', 'tcp_retransmit_synack_tp_btf'],
+      ['send_reset', 'tp_btf', 'tcp_send_reset_tp_btf'],
+      ['receive_reset', 'tp_btf', 'tcp_receive_reset_tp_btf'],
+    ],
+    'each attach point picked its own variant',
+  );
+  for (const point of ['connect_v4', 'connect_v6']) {
+    t.match(
+      tcp?.rejected.filter((r) => r.point === point),
+      [
+        { kind: 'fentry', reason: /^fentry unavailable: .+/ },
+        { kind: 'kprobe', reason: /^kprobe unavailable: .+/ },
+      ],
+      `${point}: fentry and kprobe rejected, with the kernel's reasons`,
+    );
+  }
+
+  const agent = await AgentProcess.start(t, ['--probes', 'tcp']);
+  const samples = await agent.metrics();
+  t.same(
+    select(samples, 'kernscope_probe_info', { probe: 'tcp' })
+      .map((s) => s.labels.program)
+      .sort(),
+    tcpProbe.attach.map((point) => point.variants.find((v) => v.kind === 'tp_btf')?.program).sort(),
+    'kernscope_probe_info names the tp_btf programs in use',
+  );
+  // Unfiltered, the agent counts the whole machine: its own HTTP connections at least.
+  const inbound = await waitFor('an inbound connection counted', async () => {
+    const now = await agent.metrics();
+    const value = valueOf(now, 'kernscope_tcp_connections_total', { direction: 'inbound' }) ?? 0;
+    return value >= 1 ? value : undefined;
+  });
+  t.ok(inbound >= 1, `the agent's scrapes are inbound connections (${inbound})`);
+});
+
+void t.test('cleanup: no namespace or veth of this test is left', async (t) => {
+  const { stdout } = await must('ip', ['netns', 'list']);
+  t.notMatch(stdout, new RegExp(`kstest-${process.pid}-`), 'no netns left');
+  const links = await must('ip', ['-o', 'link', 'show']);
+  t.notMatch(links.stdout, new RegExp(`kst${process.pid % 100000}\\d+[ab]`), 'no veth left');
+});
