@@ -5,10 +5,10 @@
  * per-CPU log2 histogram. Every context switch runs this, so nothing leaves
  * the kernel per event.
  *
- * The pid/cgroup filter applies to the task that waits, not to the current
- * task: a wakeup usually runs in the waker's (or an interrupt's) context.
- * It is checked when the task becomes runnable; only tasks that pass get a
- * start timestamp, so the switch-in side needs no check.
+ * The pid/cgroup/comm filters apply to the task that waits, not to the
+ * current task: a wakeup usually runs in the waker's (or an interrupt's)
+ * context. They are checked when the task becomes runnable; only tasks that
+ * pass get a start timestamp, so the switch-in side needs no check.
  */
 #include "kernscope.bpf.h"
 #include "histogram.bpf.h"
@@ -44,12 +44,27 @@ struct {
 	__type(value, struct runqueue_stats);
 } runqueue_stats SEC(".maps");
 
+/* ks_comm_differs() for any task; the string read leaves the zeroed tail as it is. */
+static __always_inline bool ks_task_comm_differs(struct task_struct *task)
+{
+	union {
+		char name[KS_COMM_LEN];
+		__u64 words[KS_COMM_LEN / 8];
+	} comm = {};
+	const volatile __u64 *want = (const volatile __u64 *)targ_comm;
+
+	BPF_CORE_READ_STR_INTO(&comm.name, task, comm);
+	return comm.words[0] != want[0] || comm.words[1] != want[1];
+}
+
 /* ks_skip_current() for a task other than the current one. */
 static __always_inline bool ks_skip_task(struct task_struct *task)
 {
 	if (targ_tgid && (__u32)BPF_CORE_READ(task, tgid) != targ_tgid)
 		return true;
 	if (targ_cgroup_id && ks_task_ancestor_cgroup_id(task, targ_cgroup_level) != targ_cgroup_id)
+		return true;
+	if (targ_comm[0] && ks_task_comm_differs(task))
 		return true;
 	return false;
 }

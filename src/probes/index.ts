@@ -2,6 +2,7 @@ import { blockioProbe } from './blockio';
 import { execProbe } from './exec';
 import { oomProbe } from './oom';
 import { processProbe } from './process';
+import { runqueueProbe } from './runqueue';
 import { syscallsProbe } from './syscalls';
 import { tcpProbe } from './tcp';
 import type { ProbeDefinition } from './ProbeDefinition';
@@ -12,6 +13,7 @@ export const BUILTIN_PROBES: readonly ProbeDefinition[] = [
   execProbe,
   syscallsProbe,
   blockioProbe,
+  runqueueProbe,
   oomProbe,
   tcpProbe,
 ];

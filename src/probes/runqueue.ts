@@ -1,0 +1,55 @@
+import type { ProbeDefinition } from './ProbeDefinition';
+
+/** Log2 slot edges 2^10 .. 2^30 ns (about 1 us .. 1.07 s), every slot. */
+export const RUNQUEUE_LATENCY_BOUNDS = Array.from({ length: 21 }, (_, i) => 2 ** (10 + i) * 1e-9);
+
+/**
+ * Run-queue latency (bpf/runqueue.bpf.c): time from a task becoming runnable
+ * (wakeup, new task, or preemption while runnable) until it runs, one
+ * histogram aggregated in per-CPU maps (every context switch runs the probe).
+ * The pid/cgroup filter selects the waiting task, not the current one.
+ */
+export const runqueueProbe: ProbeDefinition = {
+  name: 'runqueue',
+  summary: 'run-queue latency: time runnable tasks wait for a CPU (aggregated in the kernel)',
+  object: 'runqueue.bpf.o',
+  attach: [
+    {
+      name: 'sched_wakeup',
+      variants: [
+        { kind: 'tp_btf', program: 'runqueue_wakeup_tp_btf' },
+        { kind: 'raw_tp', program: 'runqueue_wakeup_raw_tp', target: 'sched_wakeup' },
+      ],
+    },
+    {
+      name: 'sched_wakeup_new',
+      variants: [
+        { kind: 'tp_btf', program: 'runqueue_wakeup_new_tp_btf' },
+        { kind: 'raw_tp', program: 'runqueue_wakeup_new_raw_tp', target: 'sched_wakeup_new' },
+      ],
+    },
+    {
+      name: 'sched_switch',
+      variants: [
+        { kind: 'tp_btf', program: 'runqueue_switch_tp_btf' },
+        { kind: 'raw_tp', program: 'runqueue_switch_raw_tp', target: 'sched_switch' },
+      ],
+    },
+  ],
+  recordMetrics: [],
+  mapMetrics: [
+    {
+      type: 'histogram',
+      name: 'kernscope_runqueue_latency_seconds',
+      help: 'Time runnable tasks waited for a CPU (wakeup or preemption to sched_switch in); buckets are in-kernel log2 slot edges.',
+      map: 'runqueue_stats',
+      key: 'runqueue_key',
+      value: 'runqueue_stats',
+      slots: 'slots',
+      sum: 'sum_ns',
+      scale: 1e-9,
+      bounds: RUNQUEUE_LATENCY_BOUNDS,
+      labels: {},
+    },
+  ],
+};
