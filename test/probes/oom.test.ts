@@ -105,15 +105,16 @@ void t.test(
   },
 );
 
-/** Loads the oom probe in this process with only `kind` (and later variants) allowed, filtered to `cgroup`. */
-function loadInProcess(kind: AttachKind, cgroup: string) {
+/** Loads the oom probe in this process with only `kind` (and later variants) allowed, with these filters. */
+function loadInProcess(kind: AttachKind, filter: { cgroup?: string; comm?: string }) {
   const features = addon.kernelFeatures();
   const attach = { ...features.attach };
   if (kind !== 'tp_btf') attach.tp_btf = { ok: false, reason: `test: forcing ${kind}` };
   const loaded = new ProbeLoader({ ...features, attach }).load(oomProbe, {
     ringBytes: 1 << 16,
     wakeupBytes: 1 << 16,
-    cgroup: resolveCgroup(cgroup),
+    cgroup: filter.cgroup === undefined ? undefined : resolveCgroup(filter.cgroup),
+    comm: filter.comm,
   });
   const records = new RecordCollector();
   const drain = new RingDrain(loaded.object, records.sink, { intervalMs: 1000 });
@@ -152,7 +153,7 @@ for (const kind of ['tp_btf', 'tracepoint'] as const) {
     async (t) => {
       const memcg = createMemoryCgroup(t, LIMIT);
       const cgroup = createCgroup(t);
-      const probe = loadInProcess(kind, cgroup);
+      const probe = loadInProcess(kind, { cgroup });
       t.teardown(probe.close);
       t.same(
         probe.loaded.chosen.map((c) => c.variant.kind),
@@ -207,13 +208,17 @@ held = [b'x' * (1 << 20) for _ in range(int(sys.argv[1]))]
 `;
 
 void t.test(
-  'in-process (tp_btf): the filter follows the victim, not the task whose allocation ran the killer',
+  'in-process (tp_btf): the filters follow the victim, not the task whose allocation ran the killer',
   { skip: unavailable ?? false },
   async (t) => {
     const memcg = createMemoryCgroup(t, 2 * LIMIT);
     const cgroup = createCgroup(t);
-    const probe = loadInProcess('tp_btf', cgroup);
+    const probe = loadInProcess('tp_btf', { cgroup });
     t.teardown(probe.close);
+    const byVictimComm = loadInProcess('tp_btf', { comm: 'ks-victim' });
+    t.teardown(byVictimComm.close);
+    const byKillerComm = loadInProcess('tp_btf', { comm: 'python3' });
+    t.teardown(byKillerComm.close);
     const layout = RecordLayout.fromObject(probe.loaded.object, 'oom_record');
 
     // The victim holds 40 of the 64 MiB inside the filtered cgroup; the
@@ -234,6 +239,8 @@ void t.test(
 
     probe.drain.drain();
     t.equal(probe.kills(), 1, 'counted: the victim is in the filtered cgroup');
+    t.equal(byVictimComm.kills(), 1, "counted under a comm filter naming the victim's command");
+    t.equal(byKillerComm.kills(), 0, "not counted under a comm filter naming the killer's command");
     const records = probe.records.decoded(layout);
     t.equal(records.length, 1, 'one record');
     const cgroupId = Number(statSync(cgroup).ino);
