@@ -215,9 +215,10 @@ void t.test(
     const cgroup = createCgroup(t);
     const probe = loadInProcess('tp_btf', { cgroup });
     t.teardown(probe.close);
-    const byVictimComm = loadInProcess('tp_btf', { comm: 'ks-victim' });
+    // Comm filters together with the cgroup filter: other OOM kills on this machine stay out.
+    const byVictimComm = loadInProcess('tp_btf', { cgroup, comm: 'ks-victim' });
     t.teardown(byVictimComm.close);
-    const byKillerComm = loadInProcess('tp_btf', { comm: 'python3' });
+    const byKillerComm = loadInProcess('tp_btf', { cgroup, comm: 'python3' });
     t.teardown(byKillerComm.close);
     const layout = RecordLayout.fromObject(probe.loaded.object, 'oom_record');
 
