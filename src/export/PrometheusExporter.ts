@@ -51,11 +51,15 @@ function asPromMetric(family: MetricFamily): Metric {
   return adapter as unknown as Metric;
 }
 
+const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export class PrometheusExporter {
   readonly registry = new Registry();
 
   constructor(families: MetricFamily[]) {
     collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters, which promtool rejects; the per-type gauges beside them stay.
+    for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
     for (const family of families) this.registry.registerMetric(asPromMetric(family));
   }
 

@@ -24,10 +24,6 @@ import { sleep } from '../helpers/teardown';
 import type { Expectation, Facts, PreparedWorkload } from './families';
 import { FAMILIES, WORKLOADS } from './families';
 
-/** prom-client's default process metrics that promtool flags (gauges named *_total); not kernscope's own. */
-const PROM_CLIENT_LINT =
-  /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
-
 function describe(expectation: Expectation): string {
   if ('exactly' in expectation) return `exactly ${expectation.exactly}`;
   if ('atLeast' in expectation) return `at least ${expectation.atLeast} (${expectation.why})`;
@@ -41,7 +37,6 @@ function meets(value: number, expectation: Expectation): boolean {
 }
 
 void t.test('Prometheus scrapes the agent; every metric family moves as its workload says', async (t) => {
-  const started = Date.now();
   // Probes that are part of another (exec of process) do not run on their own.
   const probes = BUILTIN_PROBES.filter((p) => !p.subsetOf);
   const attachPoints = probes.reduce((sum, p) => sum + p.attach.length, 0);
@@ -115,16 +110,5 @@ void t.test('Prometheus scrapes the agent; every metric family moves as its work
   t.teardown(() => void run('rm', ['-f', file]));
   const lint = await run('/bin/sh', ['-c', `${PROMTOOL} check metrics < ${file}`]);
   const problems = lines(lint.stdout + lint.stderr);
-  t.same(
-    problems.filter((line) => !PROM_CLIENT_LINT.test(line)),
-    [],
-    'promtool check metrics: nothing about kernscope metrics',
-  );
-  t.same(problems, [], 'promtool check metrics reports nothing', {
-    todo:
-      problems.length > 0 && problems.every((line) => PROM_CLIENT_LINT.test(line))
-        ? "prom-client's default nodejs_active_*_total gauges: PrometheusExporter has to drop or rename them"
-        : false,
-  });
-  t.ok(Date.now() - started < 60000, `under a minute (${Date.now() - started} ms)`);
+  t.same(problems, [], 'promtool check metrics reports nothing');
 });

@@ -10,7 +10,7 @@ export interface Sample {
 function parseValue(text: string): number {
   if (text === '+Inf') return Infinity;
   if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return NaN;
+  if (/^nan$/i.test(text)) return NaN; // prom-client prints 'Nan'
   const value = Number(text);
   if (text === '' || Number.isNaN(value)) throw new Error(`bad sample value '${text}'`);
   return value;

@@ -1,0 +1,181 @@
+// What tracing syscalls costs the traced workload: ns per getppid() call
+// (bench/syscall_loop, back to back) with nothing attached, with kernscope's
+// syscalls probe (the agent, in-kernel aggregation), with a ring record per
+// syscall drained by kernscope (the alternative the syscalls probe rejected),
+// with libbpf-tools syscount (counts; and -L, counts + latency, the same work
+// as kernscope) and with bpftrace counting syscalls. All tracers are
+// system-wide, as their defaults are. Scenarios alternate, median of trials.
+//
+// usage: node dist/bench/overhead.js [--seconds S] [--trials N] [--json]
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+
+import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
+import { RecordLayout } from '../src/decode/RecordLayout';
+import { RingDrain } from '../src/drain/RingDrain';
+import { PACKAGE_ROOT, addon } from '../src/native/addon';
+import { execProbe } from '../src/probes/exec';
+
+const LOOP = path.join(PACKAGE_ROOT, 'dist', 'bench', 'syscall_loop');
+const CLI = path.join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
+const LOADGEN = path.join(PACKAGE_ROOT, 'dist', 'bpf', 'loadgen.bpf.o');
+
+interface Tracer {
+  name: string;
+  /** Starts tracing; resolves once it is attached. Returns how to stop it. */
+  start(): Promise<() => Promise<void>>;
+}
+
+function waitForOutput(child: ChildProcessWithoutNullStreams, pattern: RegExp, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not attach in 30 s: ${output}`)), 30000);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (pattern.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before attaching: ${output}`)));
+  });
+}
+
+function stopper(child: ChildProcessWithoutNullStreams, signal: NodeJS.Signals): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+}
+
+/** A tracer run as a command that says when it is attached. */
+function command(name: string, file: string, args: string[], attached: RegExp): Tracer {
+  return {
+    name,
+    async start() {
+      // Line-buffered stdout: the attach message must arrive while the tool runs.
+      const child = spawn('stdbuf', ['-oL', file, ...args]);
+      child.once('exit', () => undefined);
+      await waitForOutput(child, attached, name);
+      return stopper(child, 'SIGINT');
+    },
+  };
+}
+
+const tracers: Tracer[] = [
+  { name: 'nothing attached', start: () => Promise.resolve(() => Promise.resolve()) },
+  command(
+    'kernscope syscalls probe (agent)',
+    process.execPath,
+    [CLI, 'run', '--probes', 'syscalls', '--listen', '127.0.0.1:0'],
+    /kernscope running/,
+  ),
+  {
+    name: 'kernscope ring record per syscall',
+    start() {
+      const object = new addon.BpfObject(LOADGEN, 'ring_per_syscall');
+      object.setAutoload('loadgen', false);
+      object.setAutoload('loadgen_sys_enter', true);
+      object.setMaxEntries('events', 4 * 1024 * 1024);
+      object.setConstant('wakeup_bytes', new Uint8Array(new BigUint64Array([1024n * 1024n]).buffer));
+      object.load();
+      object.attach('loadgen_sys_enter', 'tp_btf');
+      const layout = RecordLayout.fromObject(object, execProbe.record.struct);
+      const type = object.enumValues('ks_record_type')[execProbe.record.type];
+      const drain = new RingDrain(object, new ProbeAggregator(execProbe, layout, type, { maxSeriesPerMetric: 2000 }), {
+        intervalMs: 20,
+      });
+      drain.start();
+      return Promise.resolve(() => {
+        drain.stop();
+        object.close();
+        return Promise.resolve();
+      });
+    },
+  },
+  command('libbpf-tools syscount', '/usr/sbin/syscount', [], /Tracing syscalls/),
+  command('libbpf-tools syscount -L', '/usr/sbin/syscount', ['-L'], /Tracing syscalls/),
+  command(
+    'bpftrace count by syscall',
+    'bpftrace',
+    ['-e', 'tracepoint:raw_syscalls:sys_enter { @[args->id] = count(); }'],
+    /Attaching/,
+  ),
+];
+
+/** ns per getppid() call of one back-to-back run of `seconds`. */
+async function loop(seconds: number): Promise<number> {
+  const child = spawn(LOOP, ['max', String(seconds)]);
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    if (/^ready /m.test(output) && !child.stdin.writableEnded) child.stdin.end('go\n');
+  });
+  await new Promise((resolve) => child.once('exit', resolve));
+  const result = JSON.parse(output.split('\n').find((l) => l.startsWith('{')) ?? 'null') as {
+    calls: number;
+    seconds: number;
+  } | null;
+  if (!result) throw new Error(`syscall_loop printed no result: ${output}`);
+  return (result.seconds * 1e9) / result.calls;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const option = (name: string, fallback: number): number => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? Number(argv[i + 1]) : fallback;
+  };
+  const seconds = option('--seconds', 2);
+  const trials = option('--trials', 3);
+  const results = new Map<string, number[]>(tracers.map((t) => [t.name, []]));
+  for (let trial = 0; trial < trials; trial++) {
+    for (const tracer of tracers) {
+      const stop = await tracer.start();
+      try {
+        results.get(tracer.name)!.push(await loop(seconds));
+      } finally {
+        await stop();
+      }
+    }
+  }
+  const base = median(results.get('nothing attached')!);
+  const rows = tracers.map((t) => {
+    const ns = median(results.get(t.name)!);
+    return { tracer: t.name, nsPerCall: ns, addedNs: ns - base };
+  });
+  if (argv.includes('--json')) {
+    console.log(JSON.stringify({ seconds, trials, rows }, null, 2));
+    return;
+  }
+  const cpu = /model name\s*:\s*(.*)/.exec(execFileSync('cat', ['/proc/cpuinfo']).toString())?.[1] ?? '?';
+  console.log(`cpu: ${cpu} (${os.cpus().length} cores)  kernel: ${os.release()}  node: ${process.version}`);
+  console.log(`workload: getppid() back to back for ${seconds} s, median of ${trials} trials; tracers system-wide\n`);
+  console.log(`${'tracer'.padEnd(36)} ${'ns/call'.padStart(8)} ${'added ns'.padStart(9)}`);
+  for (const row of rows) {
+    console.log(
+      `${row.tracer.padEnd(36)} ${row.nsPerCall.toFixed(1).padStart(8)} ${row.addedNs.toFixed(1).padStart(9)}`,
+    );
+  }
+  const added = (name: string): number => rows.find((r) => r.tracer === name)!.addedNs;
+  const ratio = added('kernscope syscalls probe (agent)') / added('libbpf-tools syscount');
+  const ratioL = added('kernscope syscalls probe (agent)') / added('libbpf-tools syscount -L');
+  console.log(`\nkernscope added / syscount added: ${ratio.toFixed(2)} (gate <= 1.5, aim <= 1.0)`);
+  console.log(`kernscope added / syscount -L added (same work: counts + latency): ${ratioL.toFixed(2)}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`overhead: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
