@@ -11,6 +11,7 @@ import { withOptionalLabels } from '../config/probeOptions';
 import { RecordLayout } from '../decode/RecordLayout';
 import { RingDrain } from '../drain/RingDrain';
 import { resolveCgroup } from '../kernel/cgroup';
+import { resolveNetns } from '../kernel/netns';
 import { ensureTracefs } from '../kernel/tracefs';
 import type { LoadedProbe, LoadSettings } from '../load/ProbeLoader';
 import { ProbeLoader, ProbeLoadError, describeVariant } from '../load/ProbeLoader';
@@ -59,6 +60,7 @@ export class Agent {
           tgid: probe.tgid,
           cgroup: probe.cgroup === undefined ? undefined : resolveCgroup(probe.cgroup),
           comm: probe.comm,
+          netns: this.options.netns === undefined ? undefined : resolveNetns(this.options.netns),
         };
         this.startProbe(loader, withOptionalLabels(findProbe(name)!, probe.labels), settings, probe);
       }

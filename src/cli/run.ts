@@ -26,6 +26,7 @@ Options:
   --pid TGID               only events of this process
   --cgroup PATH            only events of this cgroup v2 directory and below
   --comm NAME              only events of tasks with this command name
+  --netns FILE             only sockets in this network namespace (tcp; /run/netns/NAME, /proc/PID/ns/net)
   --ring-bytes N           ring buffer bytes per probe (default ${DEFAULT_OPTIONS.ringBytes})
   --wakeup-bytes N         wake the reader once N bytes wait (default ${DEFAULT_OPTIONS.wakeupBytes})
   --drain-interval-ms N    timed drain period, the latency bound (default ${DEFAULT_OPTIONS.drainIntervalMs})
@@ -61,6 +62,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
         pid: { type: 'string' },
         cgroup: { type: 'string' },
         comm: { type: 'string' },
+        netns: { type: 'string' },
         'ring-bytes': { type: 'string' },
         'wakeup-bytes': { type: 'string' },
         'drain-interval-ms': { type: 'string' },
@@ -96,6 +98,7 @@ export function configSummary({ options, sources }: RunInvocation): string {
     options.tgid !== undefined && `pid ${options.tgid}`,
     options.cgroup !== undefined && `cgroup ${options.cgroup}`,
     options.comm !== undefined && `comm ${options.comm}`,
+    options.netns !== undefined && `netns ${options.netns}`,
   ].filter(Boolean);
   return [
     `config ok: probes ${probes.join(',')}`,

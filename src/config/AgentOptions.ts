@@ -3,6 +3,7 @@
 // setting in the three places it can come from (config file < KERNSCOPE_*
 // environment < command-line flags; see resolveOptions in loadConfig.ts).
 import { resolveCgroup } from '../kernel/cgroup';
+import { resolveNetns } from '../kernel/netns';
 import { findProbe, BUILTIN_PROBES } from '../probes';
 import type { LogLevel } from '../log';
 import type { EffectiveProbeOptions, ProbeOptions } from './probeOptions';
@@ -21,6 +22,8 @@ export interface AgentOptions {
   cgroup?: string;
   /** Only events of tasks with this command name (comm). */
   comm?: string;
+  /** Only sockets in this network namespace (probes with a netns filter: tcp). */
+  netns?: string;
   /** Ring buffer bytes per probe (power of two). */
   ringBytes: number;
   /** The kernel wakes the reader once this many bytes wait. */
@@ -124,6 +127,16 @@ const ok = (test: boolean, why = ''): string | undefined => (test ? undefined : 
 const isInteger = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value);
 const probeNames = (): string => BUILTIN_PROBES.map((p) => p.name).join(', ');
 
+function netnsProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value === '') return '';
+  try {
+    resolveNetns(value);
+    return undefined;
+  } catch (error) {
+    return ` (${(error as Error).message})`;
+  }
+}
+
 function cgroupProblem(value: unknown): string | undefined {
   if (typeof value !== 'string' || value === '') return '';
   try {
@@ -202,6 +215,15 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     accepted: COMM_ACCEPTED,
     check: (value) => ok(isComm(value)),
+  },
+  {
+    key: 'netns',
+    file: 'netns',
+    env: 'KERNSCOPE_NETNS',
+    flag: '--netns',
+    kind: 'string',
+    accepted: 'a network namespace file (/run/netns/NAME or /proc/PID/ns/net)',
+    check: netnsProblem,
   },
   {
     key: 'ringBytes',
@@ -320,6 +342,9 @@ export function probeOptionErrors(probe: string, options: ProbeOptions, prefix: 
   return errors;
 }
 
+/** Filters that may be unset (every task, every namespace). */
+const OPTIONAL_FILTERS: readonly string[] = ['tgid', 'cgroup', 'comm', 'netns'];
+
 /**
  * Checks every setting and the rules between settings; throws OptionError
  * (one problem) or OptionErrors (several). `names` says how to call each key
@@ -330,7 +355,7 @@ export function validateOptions(options: AgentOptions, names: SettingNames = FLA
   const name = (setting: Setting): string => names[setting.key] ?? setting.flag;
   for (const setting of SETTINGS) {
     const value = options[setting.key];
-    if (value === undefined && (setting.key === 'tgid' || setting.key === 'cgroup' || setting.key === 'comm')) continue;
+    if (value === undefined && OPTIONAL_FILTERS.includes(setting.key)) continue;
     const error = settingError(setting, value, name(setting));
     if (error) errors.push(error);
   }

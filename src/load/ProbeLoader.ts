@@ -19,6 +19,8 @@ export interface LoadSettings {
   cgroup?: { id: bigint; level: number };
   /** Only tasks with this command name (comm, at most 15 bytes). */
   comm?: string;
+  /** Only sockets in this network namespace (inode); applies to probes with a netns filter. */
+  netns?: number;
 }
 
 export interface ChosenVariant {
@@ -135,7 +137,7 @@ export class ProbeLoader {
     const object = this.open(definition);
     let keep = false;
     try {
-      this.configure(object, settings, chosen);
+      this.configure(definition, object, settings, chosen);
       try {
         object.load();
       } catch (error) {
@@ -160,7 +162,12 @@ export class ProbeLoader {
     }
   }
 
-  private configure(object: NativeBpfObject, settings: LoadSettings, chosen: ChosenVariant[]): void {
+  private configure(
+    definition: ProbeDefinition,
+    object: NativeBpfObject,
+    settings: LoadSettings,
+    chosen: ChosenVariant[],
+  ): void {
     const wanted = new Set(chosen.map((c) => c.variant.program));
     for (const program of object.programs()) object.setAutoload(program.name, wanted.has(program.name));
     object.setMaxEntries('events', settings.ringBytes);
@@ -171,6 +178,7 @@ export class ProbeLoader {
       object.setConstant('targ_cgroup_level', u32(settings.cgroup.level));
     }
     if (settings.comm) object.setConstant('targ_comm', commBytes(settings.comm));
+    if (settings.netns !== undefined && definition.netnsFilter) object.setConstant('targ_netns', u32(settings.netns));
   }
 
   /** The chosen variant whose program the load failure names, if any. */

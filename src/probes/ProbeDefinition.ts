@@ -87,6 +87,8 @@ export interface ProbeDefinition {
    * version this decoder was written for.
    */
   record?: { struct: string; type: string; version: number };
+  /** The object has `targ_netns`: a network-namespace filter (--netns) for socket events. */
+  netnsFilter?: boolean;
   recordMetrics: RecordCounterDefinition[];
   mapMetrics: MapMetricDefinition[];
 }

@@ -52,6 +52,7 @@ export const tcpProbe: ProbeDefinition = {
     { name: 'send_reset', variants: tcpEvent('send_reset', 'tcp', 'tcp_send_reset') },
     { name: 'receive_reset', variants: tcpEvent('receive_reset', 'tcp', 'tcp_receive_reset') },
   ],
+  netnsFilter: true,
   recordMetrics: [],
   mapMetrics: [
     {
