@@ -51,7 +51,11 @@ function asPromMetric(family: MetricFamily): Metric {
   return adapter as unknown as Metric;
 }
 
-const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 export class PrometheusExporter {
   readonly registry = new Registry();
