@@ -61,9 +61,14 @@ function command(name: string, file: string, args: string[], attached: RegExp): 
     async start() {
       // Line-buffered stdout: the attach message must arrive while the tool runs.
       const child = spawn('stdbuf', ['-oL', file, ...args]);
-      child.once('exit', () => undefined);
-      await waitForOutput(child, attached, name);
-      return stopper(child, 'SIGINT');
+      const stop = stopper(child, 'SIGINT');
+      try {
+        await waitForOutput(child, attached, name);
+      } catch (error) {
+        await stop(); // never leave a tracer attached behind a failed run
+        throw error;
+      }
+      return stop;
     },
   };
 }
