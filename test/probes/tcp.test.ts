@@ -322,7 +322,10 @@ for (const kind of ['tp_btf', 'tracepoint'] as const) {
       );
       t.equal(count(samples, 'kernscope_tcp_connections_total', { direction: 'outbound' }), 1, 'one outbound');
       t.equal(count(samples, 'kernscope_tcp_connections_total', { direction: 'inbound' }), 0, 'inbound is elsewhere');
-      t.equal(count(samples, 'kernscope_tcp_resets_total', { direction: 'sent' }), 1, 'the abort sent one RST');
+      // The abort sends one RST; a late segment from the receiver can draw another: the kernel's own count decides.
+      const resetsSent = count(samples, 'kernscope_tcp_resets_total', { direction: 'sent' });
+      t.ok(resetsSent >= 1, `the abort sent an RST (${resetsSent})`);
+      t.equal(resetsSent, await sender.counter('snmp', 'Tcp', 'OutRsts'), "equal to the sending namespace's OutRsts");
       t.equal(await receiver.counter('snmp', 'Tcp', 'RetransSegs'), 0, 'the receiver retransmitted nothing');
     },
   );
