@@ -315,10 +315,12 @@ for (const kind of ['tp_btf', 'tracepoint'] as const) {
       const samples = samplesOf(families);
       const retransmits = count(samples, 'kernscope_tcp_retransmits_total');
       t.ok(retransmits >= 3, `retransmissions happened (${retransmits})`);
-      t.equal(
-        retransmits,
-        retransSegs - retransFail,
-        `equal to the sending namespace's RetransSegs ${retransSegs} minus TCPRetransFail ${retransFail}`,
+      // Exact on an idle machine; under load the kernel skips a tracing program re-entered on the same CPU
+      // (counted in the program's recursion_misses, not yet exported), so allow 2% below, never above.
+      const expected = retransSegs - retransFail;
+      t.ok(
+        retransmits <= expected && retransmits >= expected * 0.98,
+        `${retransmits} within 2% below the sending namespace's RetransSegs ${retransSegs} minus TCPRetransFail ${retransFail}`,
       );
       t.equal(count(samples, 'kernscope_tcp_connections_total', { direction: 'outbound' }), 1, 'one outbound');
       t.equal(count(samples, 'kernscope_tcp_connections_total', { direction: 'inbound' }), 0, 'inbound is elsewhere');
