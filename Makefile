@@ -65,7 +65,7 @@ test: build lint
 
 bench: build
 	$(MAKE) -C bench
-	node dist/bench/drain.js && node dist/bench/readiness.js
+	node dist/bench/drain.js && node dist/bench/readiness.js && node dist/bench/overhead.js
 
 clean:
 	rm -rf build dist .deps-stamp

@@ -98,6 +98,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          InstanceMethod("maps", &BpfObject::Maps),
                          InstanceMethod("setAutoload", &BpfObject::SetAutoload),
                          InstanceMethod("setMaxEntries", &BpfObject::SetMaxEntries),
+                         InstanceMethod("setAutocreate", &BpfObject::SetAutocreate),
                          InstanceMethod("setConstant", &BpfObject::SetConstant),
                          InstanceMethod("recordLayout", &BpfObject::RecordLayout),
                          InstanceMethod("enumValues", &BpfObject::EnumValues),
@@ -226,6 +227,17 @@ void BpfObject::SetMaxEntries(const Napi::CallbackInfo& info) {
   if (!info[1].IsNumber()) ThrowUsage(env, "max entries must be a number");
   int err = bpf_map__set_max_entries(map, info[1].As<Napi::Number>().Uint32Value());
   if (err != 0) ThrowBpfError(env, std::string("set max entries of ") + bpf_map__name(map), err);
+}
+
+// setAutocreate(map, create): a map only some programs use can be left
+// uncreated, so a kernel without its map type can still load the others.
+void BpfObject::SetAutocreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireState(env, false, "setAutocreate");
+  bpf_map* map = FindMap(env, info[0]);
+  if (!info[1].IsBoolean()) ThrowUsage(env, "autocreate must be a boolean");
+  int err = bpf_map__set_autocreate(map, info[1].As<Napi::Boolean>().Value());
+  if (err != 0) ThrowBpfError(env, std::string("set autocreate of ") + bpf_map__name(map), err);
 }
 
 // setConstant(name, bytes): writes a `const volatile` global in .rodata,
@@ -399,8 +411,10 @@ Napi::Value BpfObject::Entries(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// programStats(): run count and run time of each loaded program. Run time is
-// only counted while run-time stats are enabled (enableRunTimeStats()).
+// programStats(): run count and run time of each loaded program (run time is
+// only counted while run-time stats are enabled: enableRunTimeStats()), and
+// its recursion misses: runs the kernel skipped because the program was
+// already running on that CPU (events lost, to be counted).
 Napi::Value BpfObject::ProgramStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireState(env, true, "programStats");
@@ -420,6 +434,7 @@ Napi::Value BpfObject::ProgramStats(const Napi::CallbackInfo& info) {
     s.Set("id", prog_info.id);
     s.Set("runCount", static_cast<double>(prog_info.run_cnt));
     s.Set("runTimeNs", static_cast<double>(prog_info.run_time_ns));
+    s.Set("recursionMisses", static_cast<double>(prog_info.recursion_misses));
     out.Set(i++, s);
   }
   return out;

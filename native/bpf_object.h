@@ -42,6 +42,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Maps(const Napi::CallbackInfo& info);
   void SetAutoload(const Napi::CallbackInfo& info);
   void SetMaxEntries(const Napi::CallbackInfo& info);
+  void SetAutocreate(const Napi::CallbackInfo& info);
   void SetConstant(const Napi::CallbackInfo& info);
   Napi::Value RecordLayout(const Napi::CallbackInfo& info);
   Napi::Value EnumValues(const Napi::CallbackInfo& info);

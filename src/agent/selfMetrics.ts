@@ -7,12 +7,18 @@ import type { Agent, RunningProbe } from './Agent';
 
 const ZERO_KEY = new Uint8Array(4);
 
-/** Failed ring reservations of a probe, summed over CPUs. */
+/**
+ * Events a probe lost: its own count (failed ring reservations, full
+ * in-kernel tables; per CPU, summed) plus the runs the kernel skipped
+ * because one of its programs was already running on that CPU.
+ */
 export function lostEvents(probe: RunningProbe): number {
-  const value = probe.loaded.object.lookup('drops', ZERO_KEY);
-  if (!value) return 0;
-  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const object = probe.loaded.object;
   let sum = 0;
+  for (const stats of object.programStats()) sum += stats.recursionMisses;
+  const value = object.lookup('drops', ZERO_KEY);
+  if (!value) return sum;
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
   for (let offset = 0; offset + 8 <= value.byteLength; offset += 8) sum += Number(view.getBigUint64(offset, true));
   return sum;
 }
@@ -36,7 +42,7 @@ export function selfMetricFamilies(agent: Agent): MetricFamily[] {
     ),
     new ComputedFamily(
       'kernscope_events_lost_total',
-      'Events the kernel could not record: failed ring reservations, or full in-kernel tables (lost, never silently).',
+      'Events the kernel could not record: failed ring reservations, full in-kernel tables, or probe runs the kernel skipped as re-entrant (lost, never silently).',
       'counter',
       perProbe(lostEvents),
     ),

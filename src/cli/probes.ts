@@ -84,9 +84,10 @@ export function probesCommand(argv: string[]): number {
   process.stdout.write(
     `kernel: btf=${features.btf ? 'yes' : 'no'} ringbuf=${features.ringbuf ? 'yes' : 'no'} ${kinds}\n\n`,
   );
+  const width = Math.max(...report.probes.map((p) => p.probe.length)) + 1;
   for (const p of report.probes) {
     const status = p.supported ? p.attach.map(describeVariant).join(', ') : 'UNSUPPORTED';
-    process.stdout.write(`${p.probe.padEnd(12)} ${status}\n    ${p.summary}\n`);
+    process.stdout.write(`${p.probe.padEnd(width)} ${status}\n    ${p.summary}\n`);
     for (const r of p.rejected) process.stdout.write(`    skipped ${r.kind}: ${r.reason}\n`);
   }
   return 0;

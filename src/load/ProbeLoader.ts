@@ -120,6 +120,11 @@ export class ProbeLoader {
       }
       const attempt = this.tryLoad(definition, settings, chosen);
       if ('object' in attempt) return { definition, object: attempt.object, chosen, rejected };
+      if (definition.sameKindAtEveryPoint) {
+        for (const point of definition.attach) {
+          for (const variant of point.variants) if (variant.kind === attempt.failed.variant.kind) excluded.add(variant);
+        }
+      }
       excluded.add(attempt.failed.variant);
       rejected.push({ point: attempt.failed.point, variant: attempt.failed.variant, reason: attempt.reason });
     }
@@ -170,6 +175,11 @@ export class ProbeLoader {
   ): void {
     const wanted = new Set(chosen.map((c) => c.variant.program));
     for (const program of object.programs()) object.setAutoload(program.name, wanted.has(program.name));
+    const wantedMaps = new Set(chosen.flatMap((c) => c.variant.maps ?? []));
+    for (const point of definition.attach) {
+      for (const map of point.variants.flatMap((v) => v.maps ?? [])) object.setAutocreate(map, wantedMaps.has(map));
+    }
+    for (const map of definition.skipMaps ?? []) object.setAutocreate(map, false);
     object.setMaxEntries('events', settings.ringBytes);
     object.setConstant('wakeup_bytes', u64(settings.wakeupBytes));
     if (settings.tgid !== undefined) object.setConstant('targ_tgid', u32(settings.tgid));
@@ -181,10 +191,12 @@ export class ProbeLoader {
     if (settings.netns !== undefined && definition.netnsFilter) object.setConstant('targ_netns', u32(settings.netns));
   }
 
-  /** The chosen variant whose program the load failure names, if any. */
+  /** The chosen variant whose program (or own map) the load failure names, if any. */
   private blame(error: unknown, chosen: ChosenVariant[]): ChosenVariant | undefined {
     if (!(error instanceof BpfError)) return undefined;
-    const named = /prog '([^']+)'/.exec(error.libbpfLog)?.[1];
-    return chosen.find((c) => c.variant.program === named) ?? (chosen.length === 1 ? chosen[0] : undefined);
+    const map = /map '([^']+)': failed to create/.exec(error.libbpfLog)?.[1];
+    if (map) return chosen.find((c) => c.variant.maps?.includes(map));
+    const program = /prog '([^']+)'/.exec(error.libbpfLog)?.[1];
+    return chosen.find((c) => c.variant.program === program) ?? (chosen.length === 1 ? chosen[0] : undefined);
   }
 }

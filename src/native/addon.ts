@@ -69,6 +69,8 @@ export interface ProgramStats {
   id: number;
   runCount: number;
   runTimeNs: number;
+  /** Runs skipped because the program was already running on that CPU. */
+  recursionMisses: number;
 }
 
 export interface MapEntries {
@@ -87,6 +89,8 @@ export interface NativeBpfObject {
   maps(): MapInfo[];
   setAutoload(program: string, load: boolean): void;
   setMaxEntries(map: string, entries: number): void;
+  /** Whether load() creates this map (default true); a map no loaded program uses can be skipped. */
+  setAutocreate(map: string, create: boolean): void;
   setConstant(name: string, value: Uint8Array): void;
   recordLayout(struct: string): BtfStruct;
   enumValues(name: string): Record<string, number>;

@@ -10,6 +10,11 @@ export interface AttachVariant {
   program: string;
   /** Attach target for kinds that take one: `sched/sched_process_exec` (tracepoint), `sched_process_exec` (raw_tp). */
   target?: string;
+  /**
+   * Maps only this variant's program uses: created only when it is chosen, so
+   * a kernel without their map type still loads the other variants.
+   */
+  maps?: string[];
 }
 
 /** Programs that do one job; exactly one of its variants is attached. */
@@ -81,6 +86,14 @@ export interface ProbeDefinition {
    */
   subsetOf?: string;
   attach: AttachPoint[];
+  /** Maps of a shared object that this probe's programs never use: not created. */
+  skipMaps?: string[];
+  /**
+   * Every attach point must use the same kind of variant (enter and exit
+   * sharing per-thread state that each kind keeps in its own map): a kind
+   * that fails at one point is dropped at all of them.
+   */
+  sameKindAtEveryPoint?: boolean;
   /**
    * Ring records, if the probe emits any: the struct and its `enum
    * ks_record_type` name, both read from the object's BTF, and the layout

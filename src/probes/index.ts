@@ -3,6 +3,7 @@ import { execProbe } from './exec';
 import { oomProbe } from './oom';
 import { processProbe } from './process';
 import { runqueueProbe } from './runqueue';
+import { syscallCountsProbe } from './syscallCounts';
 import { syscallsProbe } from './syscalls';
 import { tcpProbe } from './tcp';
 import type { ProbeDefinition } from './ProbeDefinition';
@@ -12,6 +13,7 @@ export const BUILTIN_PROBES: readonly ProbeDefinition[] = [
   processProbe,
   execProbe,
   syscallsProbe,
+  syscallCountsProbe,
   blockioProbe,
   runqueueProbe,
   oomProbe,

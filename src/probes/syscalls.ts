@@ -14,24 +14,22 @@ export const syscallsProbe: ProbeDefinition = {
   name: 'syscalls',
   summary: 'syscall counts, latency and errors, by syscall (aggregated in the kernel)',
   object: 'syscalls.bpf.o',
-  attach: [
-    {
-      name: 'sys_enter',
-      variants: [
-        { kind: 'tp_btf', program: 'syscalls_enter_tp_btf' },
-        { kind: 'raw_tp', program: 'syscalls_enter_raw_tp', target: 'sys_enter' },
-        { kind: 'tracepoint', program: 'syscalls_enter_tracepoint', target: 'raw_syscalls/sys_enter' },
-      ],
-    },
-    {
-      name: 'sys_exit',
-      variants: [
-        { kind: 'tp_btf', program: 'syscalls_exit_tp_btf' },
-        { kind: 'raw_tp', program: 'syscalls_exit_raw_tp', target: 'sys_exit' },
-        { kind: 'tracepoint', program: 'syscalls_exit_tracepoint', target: 'raw_syscalls/sys_exit' },
-      ],
-    },
-  ],
+  // Enter and exit share each thread's start time: tp_btf keeps it in task
+  // storage, the older kinds in a hash keyed by thread id.
+  sameKindAtEveryPoint: true,
+  attach: (['enter', 'exit'] as const).map((phase) => ({
+    name: `sys_${phase}`,
+    variants: [
+      { kind: 'tp_btf', program: `syscalls_${phase}_tp_btf`, maps: ['syscall_task_starts'] },
+      { kind: 'raw_tp', program: `syscalls_${phase}_raw_tp`, target: `sys_${phase}`, maps: ['syscall_starts'] },
+      {
+        kind: 'tracepoint',
+        program: `syscalls_${phase}_tracepoint`,
+        target: `raw_syscalls/sys_${phase}`,
+        maps: ['syscall_starts'],
+      },
+    ],
+  })),
   recordMetrics: [],
   mapMetrics: [
     {

@@ -8,6 +8,7 @@ import type { LoadSettings } from '../../src/load/ProbeLoader';
 import { ProbeLoader, ProbeLoadError } from '../../src/load/ProbeLoader';
 import type { ProbeDefinition } from '../../src/probes/ProbeDefinition';
 import { execProbe } from '../../src/probes/exec';
+import { ensureTracefs } from '../../src/kernel/tracefs';
 import { links, progs, waitGone } from '../helpers/bpftool';
 import { spyOnObjects } from '../helpers/spy';
 
@@ -100,6 +101,44 @@ void t.test('kinds the feature probe rejects are skipped without trying', (t) =>
   t.match(loaded.rejected, [{ variant: { kind: 'tp_btf' }, reason: /tp_btf unavailable: pretend/ }]);
   t.end();
 });
+
+const tracefsNote = ensureTracefs();
+
+void t.test(
+  'same kind at every point: a kind failing at one point is dropped at all',
+  { skip: tracefsNote ?? false },
+  (t) => {
+    const probe: ProbeDefinition = {
+      ...definition([
+        {
+          name: 'exec',
+          variants: [
+            { kind: 'raw_tp', program: 'exec_raw_tp', target: 'sched_process_exec' },
+            { kind: 'tracepoint', program: 'exec_tracepoint', target: 'sched/sched_process_exec' },
+          ],
+        },
+        {
+          name: 'exit',
+          variants: [
+            { kind: 'raw_tp', program: 'exit_raw_tp', target: 'no_such_tracepoint' },
+            { kind: 'tracepoint', program: 'exit_tracepoint', target: 'sched/sched_process_exit' },
+          ],
+        },
+      ]),
+      object: 'process.bpf.o',
+      sameKindAtEveryPoint: true,
+    };
+    const loaded = new ProbeLoader(ALL_OK).load(probe, SETTINGS);
+    t.teardown(() => loaded.object.close());
+    t.same(
+      loaded.chosen.map((c) => c.variant.kind),
+      ['tracepoint', 'tracepoint'],
+      'exec falls back too, though its raw_tp attached',
+    );
+    t.match(loaded.rejected, [{ point: 'exit', variant: { kind: 'raw_tp' }, reason: /attach failed/ }]);
+    t.end();
+  },
+);
 
 void t.test('no variant at all: ProbeLoadError listing every reason', (t) => {
   const features: KernelFeatures = {

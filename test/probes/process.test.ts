@@ -236,12 +236,13 @@ void t.test('options: exec is dropped when process is selected too', (t) => {
   const options = (probes: string[]): AgentOptions => validateOptions({ ...DEFAULT_OPTIONS, probes });
   t.same(options(['exec']).probes, ['exec'], 'exec alone stays');
   t.same(options(['exec', 'process', 'syscalls']).probes, ['process', 'syscalls'], 'exec dropped');
+  t.same(options(['syscall_counts', 'syscalls']).probes, ['syscalls'], 'syscall_counts dropped likewise');
   t.same(options(['process', 'process']).probes, ['process'], 'a repeated name runs once');
   const defaults = options(DEFAULT_OPTIONS.probes).probes;
   t.notOk(defaults.includes('exec'), 'the default (every probe) runs process, not exec as well');
   t.same(
     defaults,
-    BUILTIN_PROBES.map((p) => p.name).filter((name) => name !== 'exec'),
+    BUILTIN_PROBES.filter((p) => !p.subsetOf).map((p) => p.name),
     'every other probe stays, in order',
   );
   t.end();

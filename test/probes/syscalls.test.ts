@@ -3,17 +3,14 @@
 import t from 'tap';
 
 import { AgentProcess } from '../helpers/agent';
-import { GatedWorkload } from '../helpers/gatedWorkload';
+import { syscallWorkload } from '../helpers/syscallWorkload';
 import { select, valueOf } from '../helpers/metrics';
 
 const CALLS = 5000;
 const FAILURES = 37;
 
 void t.test('getppid count and latency histogram are exact for the filtered process', async (t) => {
-  const workload = GatedWorkload.start(
-    t,
-    `for _ in range(${CALLS}):\n    os.getppid()\nfor _ in range(${FAILURES}):\n    try:\n        os.close(987654)\n    except OSError:\n        pass`,
-  );
+  const workload = syscallWorkload(t, { getppid: CALLS, badCloses: FAILURES });
   const agent = await AgentProcess.start(t, ['--probes', 'syscalls', '--pid', String(workload.pid)]);
   await workload.run();
 

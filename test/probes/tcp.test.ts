@@ -25,12 +25,6 @@ import { childEnv, runNode } from '../helpers/process';
 import type { HasTeardown } from '../helpers/teardown';
 import { sleep, waitFor } from '../helpers/teardown';
 
-function u32(value: number): Uint8Array {
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, value, true);
-  return bytes;
-}
-
 type EventKind = 'tp_btf' | 'tracepoint';
 
 /** This kernel's features, or the same with tp_btf ruled out so that the classic tracepoints are used. */
@@ -51,20 +45,7 @@ function loadTcp(
   netns: number,
   kind: EventKind = 'tp_btf',
 ): { loaded: LoadedProbe; families: MetricFamily[] } {
-  const Real = addon.BpfObject;
-  addon.BpfObject = new Proxy(Real, {
-    construct(target, args: ConstructorParameters<typeof Real>) {
-      const object = new target(...args);
-      object.setConstant('targ_netns', u32(netns));
-      return object;
-    },
-  });
-  let loaded: LoadedProbe;
-  try {
-    loaded = new ProbeLoader(featuresFor(kind)).load(tcpProbe, { ringBytes: 4096, wakeupBytes: 4096 });
-  } finally {
-    addon.BpfObject = Real;
-  }
+  const loaded = new ProbeLoader(featuresFor(kind)).load(tcpProbe, { ringBytes: 4096, wakeupBytes: 4096, netns });
   t.teardown(() => loaded.object.close());
   const other = loaded.chosen.find((c) => c.variant.kind !== kind);
   if (other) throw new Error(`${other.point} attached ${other.variant.kind}, not ${kind}`);
@@ -292,7 +273,7 @@ for (const kind of ['tp_btf', 'tracepoint'] as const) {
       const veth = await vethPair(t, sender, receiver, subnet);
       // A neighbour entry that survives the receiver's link going down: the sender's packets then just vanish.
       await sender.ip(['neigh', 'replace', `${subnet}.2`, 'lladdr', veth.macB, 'dev', veth.a, 'nud', 'permanent']);
-      const { families } = loadTcp(t, sender.inum, kind);
+      const { loaded, families } = loadTcp(t, sender.inum, kind);
 
       const sink = new NetnsPython(t, receiver, sinkSource(`${subnet}.2`));
       await sink.printed('listening');
@@ -315,12 +296,14 @@ for (const kind of ['tp_btf', 'tracepoint'] as const) {
       const samples = samplesOf(families);
       const retransmits = count(samples, 'kernscope_tcp_retransmits_total');
       t.ok(retransmits >= 3, `retransmissions happened (${retransmits})`);
-      // Exact on an idle machine; under load the kernel skips a tracing program re-entered on the same CPU
-      // (counted in the program's recursion_misses, not yet exported), so allow 2% below, never above.
+      // Exact on an idle machine; under load the kernel may skip a tracing program re-entered on the same
+      // CPU, and counts that in the program's recursion_misses (exported as lost events): never above, and
+      // below by at most the misses (any namespace's).
       const expected = retransSegs - retransFail;
+      const misses = loaded.object.programStats().reduce((sum, p) => sum + p.recursionMisses, 0);
       t.ok(
-        retransmits <= expected && retransmits >= expected * 0.98,
-        `${retransmits} within 2% below the sending namespace's RetransSegs ${retransSegs} minus TCPRetransFail ${retransFail}`,
+        retransmits <= expected && retransmits + misses >= expected,
+        `${retransmits} (+ ${misses} skipped runs) vs the sending namespace's RetransSegs ${retransSegs} minus TCPRetransFail ${retransFail}`,
       );
       t.equal(count(samples, 'kernscope_tcp_connections_total', { direction: 'outbound' }), 1, 'one outbound');
       t.equal(count(samples, 'kernscope_tcp_connections_total', { direction: 'inbound' }), 0, 'inbound is elsewhere');
