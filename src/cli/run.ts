@@ -6,7 +6,11 @@ import type { AgentOptions } from '../config/AgentOptions';
 import { DEFAULT_OPTIONS, optionErrorsOf } from '../config/AgentOptions';
 import { formatDuration, resolveOptions } from '../config/loadConfig';
 import { HttpServer } from '../export/HttpServer';
+import { OtlpExporter } from '../export/OtlpExporter';
 import { PrometheusExporter } from '../export/PrometheusExporter';
+import type { OtlpSettings } from '../config/otlpSettings';
+import { otlpSettings } from '../config/otlpSettings';
+import { buildInfo } from '../kernel/system';
 import { missingBpfPrivileges } from '../kernel/privileges';
 import { Logger } from '../log';
 import { UsageError } from './UsageError';
@@ -34,6 +38,9 @@ Options:
   --series-ttl DURATION    drop series unchanged this long; 0: never (default ${formatDuration(DEFAULT_OPTIONS.seriesTtlMs)})
   --bpf-stats              export BPF program run counts and time (BPF_ENABLE_STATS)
   --log-level LEVEL        debug, info, warn or error (default info)
+  --otlp-endpoint URL      also push metrics over OTLP/gRPC (http://HOST:4317, https:// for TLS);
+                           also OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT and the other OTEL_* variables
+  --node-name NAME         Kubernetes node name for the OTLP resource (k8s.node.name)
   -h, --help               this help
 
 Precedence: config file < KERNSCOPE_* environment variables < flags
@@ -46,6 +53,8 @@ export interface RunInvocation {
   checkOnly: boolean;
   /** Where the settings came from (config file, environment variables, flags). */
   sources: string[];
+  /** Present when an OTLP endpoint is set. */
+  otlp?: OtlpSettings;
 }
 
 export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): RunInvocation | 'help' {
@@ -70,6 +79,8 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
         'series-ttl': { type: 'string' },
         'bpf-stats': { type: 'boolean' },
         'log-level': { type: 'string' },
+        'otlp-endpoint': { type: 'string' },
+        'node-name': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -78,11 +89,11 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
   }
   if (parsed.help) return 'help';
   const { options, sources } = resolveOptions(parsed, env);
-  return { options, checkOnly: parsed['check-config'] ?? false, sources };
+  return { options, checkOnly: parsed['check-config'] ?? false, sources, otlp: otlpSettings(options, env) };
 }
 
 /** The --check-config line: what would run, with what, from where. */
-export function configSummary({ options, sources }: RunInvocation): string {
+export function configSummary({ options, sources, otlp }: RunInvocation): string {
   const probes = options.probes.map((name) => {
     const own = options.probeOptions[name] ?? {};
     const details = [
@@ -108,11 +119,14 @@ export function configSummary({ options, sources }: RunInvocation): string {
     `series_ttl ${formatDuration(options.seriesTtlMs)}`,
     `ring_bytes ${options.ringBytes}`,
     `log_level ${options.logLevel}`,
+    ...(otlp ? [`otlp ${otlp.endpoint} every ${formatDuration(otlp.intervalMs)} ${otlp.temporality}`] : []),
     `from ${sources.length ? sources.join(', ') : 'defaults'}`,
   ].join('; ');
 }
 
 const SHUTDOWN_DEADLINE_MS = 5000;
+/** The last OTLP export gets this much of the shutdown deadline. */
+const OTLP_FLUSH_DEADLINE_MS = 2000;
 
 export async function runCommand(argv: string[]): Promise<number> {
   let invocation;
@@ -140,7 +154,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   const log = new Logger(options.logLevel);
   const agent = new Agent(options, log);
   agent.start();
-  const server = new HttpServer(new PrometheusExporter(agent.families()), () => agent.isReady());
+  const otlp = invocation.otlp && new OtlpExporter(invocation.otlp, log);
+  const families = [...agent.families(), ...(otlp ? [otlp.exportsFamily] : [])];
+  const server = new HttpServer(new PrometheusExporter(families), () => agent.isReady());
   let address;
   try {
     address = await server.start(options.listen);
@@ -148,6 +164,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     agent.stop();
     throw new UsageError((error as Error).message, 1);
   }
+  otlp?.start(families, buildInfo().version);
   log.info('kernscope running', {
     listen: `${address.address}:${address.port}`,
     probes: agent.running.map((p) => p.loaded.definition.name).join(','),
@@ -158,8 +175,11 @@ export async function runCommand(argv: string[]): Promise<number> {
       log.info('stopping', { signal });
       // Whatever happens below, never outlive the deadline.
       setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
-      agent.stop();
-      void server.shutdown().then(() => resolve(0));
+      // The last export reads the probes' maps: before they are closed.
+      void (otlp ? otlp.shutdown(OTLP_FLUSH_DEADLINE_MS) : Promise.resolve())
+        .then(() => agent.stop())
+        .then(() => server.shutdown())
+        .then(() => resolve(0));
     };
     process.once('SIGINT', shutdown);
     process.once('SIGTERM', shutdown);

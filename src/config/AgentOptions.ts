@@ -37,6 +37,10 @@ export interface AgentOptions {
   /** Account BPF program run time (BPF_ENABLE_STATS; costs ~20 ns per program run). */
   bpfStats: boolean;
   logLevel: LogLevel;
+  /** Push metrics over OTLP/gRPC to this collector (also OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT). */
+  otlpEndpoint?: string;
+  /** The Kubernetes node this agent runs on (resource attribute k8s.node.name). */
+  nodeName?: string;
   /** Per-probe filters, optional labels and buckets, by probe name (config file `probes:`). */
   probeOptions: Record<string, ProbeOptions>;
 }
@@ -94,6 +98,18 @@ export function optionErrorsOf(error: unknown): OptionError[] {
   if (error instanceof OptionError) return [error];
   if (error instanceof OptionErrors) return error.errors;
   return [];
+}
+
+export const OTLP_ENDPOINT_ACCEPTED = 'an OTLP/gRPC URL: http://HOST:PORT (plain) or https://HOST:PORT (TLS)';
+
+export function isOtlpEndpoint(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.pathname === '/';
+  } catch {
+    return false;
+  }
 }
 
 function isPowerOfTwo(n: number): boolean {
@@ -280,6 +296,24 @@ export const SETTINGS: readonly Setting[] = [
     check: (value) => ok(typeof value === 'boolean'),
   },
   {
+    key: 'otlpEndpoint',
+    file: 'otlp_endpoint',
+    env: 'KERNSCOPE_OTLP_ENDPOINT',
+    flag: '--otlp-endpoint',
+    kind: 'string',
+    accepted: OTLP_ENDPOINT_ACCEPTED,
+    check: (value) => ok(isOtlpEndpoint(value)),
+  },
+  {
+    key: 'nodeName',
+    file: 'node_name',
+    env: 'KERNSCOPE_NODE_NAME',
+    flag: '--node-name',
+    kind: 'string',
+    accepted: 'a Kubernetes node name (lower-case letters, digits, "-" and ".")',
+    check: (value) => ok(typeof value === 'string' && /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(value)),
+  },
+  {
     key: 'logLevel',
     file: 'log_level',
     env: 'KERNSCOPE_LOG_LEVEL',
@@ -342,8 +376,8 @@ export function probeOptionErrors(probe: string, options: ProbeOptions, prefix: 
   return errors;
 }
 
-/** Filters that may be unset (every task, every namespace). */
-const OPTIONAL_FILTERS: readonly string[] = ['tgid', 'cgroup', 'comm', 'netns'];
+/** Settings that may be unset: filters (every task, every namespace), OTLP off, no node name. */
+const OPTIONAL_SETTINGS: readonly string[] = ['tgid', 'cgroup', 'comm', 'netns', 'otlpEndpoint', 'nodeName'];
 
 /**
  * Checks every setting and the rules between settings; throws OptionError
@@ -355,7 +389,7 @@ export function validateOptions(options: AgentOptions, names: SettingNames = FLA
   const name = (setting: Setting): string => names[setting.key] ?? setting.flag;
   for (const setting of SETTINGS) {
     const value = options[setting.key];
-    if (value === undefined && OPTIONAL_FILTERS.includes(setting.key)) continue;
+    if (value === undefined && OPTIONAL_SETTINGS.includes(setting.key)) continue;
     const error = settingError(setting, value, name(setting));
     if (error) errors.push(error);
   }

@@ -24,11 +24,16 @@ export class AgentProcess {
 
   /**
    * Spawns `kernscope run --listen 127.0.0.1:<free port> ...args` and waits for
-   * /readyz 200. The child is SIGKILLed at teardown if it still runs.
+   * /readyz 200, with `env` added to the environment. The child is SIGKILLed
+   * at teardown if it still runs.
    */
-  static async start(t: HasTeardown, args: string[], readyTimeoutMs = 20000): Promise<AgentProcess> {
+  static async start(
+    t: HasTeardown,
+    args: string[],
+    { env = {}, readyTimeoutMs = 20000 }: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {},
+  ): Promise<AgentProcess> {
     const port = await freePort();
-    const child = spawnClean(process.execPath, [CLI, 'run', '--listen', `127.0.0.1:${port}`, ...args]);
+    const child = spawnClean(process.execPath, [CLI, 'run', '--listen', `127.0.0.1:${port}`, ...args], { env });
     const agent = new AgentProcess(child, port);
     t.teardown(() => agent.kill());
     await agent.waitReady(readyTimeoutMs);

@@ -31,10 +31,10 @@ export function childEnv(): NodeJS.ProcessEnv {
  * through `env -u NODE_OPTIONS` drops that after tap's rewrite. `env` execs,
  * so the child's pid is the command's pid.
  */
-export function spawnClean(command: string, args: string[], options: { cwd?: string } = {}) {
+export function spawnClean(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   return spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', command, ...args], {
-    ...options,
-    env: childEnv(),
+    cwd: options.cwd,
+    env: { ...childEnv(), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
@@ -61,9 +61,9 @@ export function waitExit(child: ChildProcess, timeoutMs: number): Promise<Exit |
 export async function run(
   command: string,
   args: string[],
-  { timeoutMs = 30000, cwd }: { timeoutMs?: number; cwd?: string } = {},
+  { timeoutMs = 30000, cwd, env }: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunResult> {
-  const child = spawnClean(command, args, { cwd });
+  const child = spawnClean(command, args, { cwd, env });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -1,0 +1,133 @@
+// Pushes the agent's metric families over OTLP/gRPC: an OpenTelemetry
+// MeterProvider whose reader collects them through FamilyMetricProducer at
+// each export (no OTel API call per record) and hands them to the OTLP gRPC
+// exporter, which retries with backoff inside the export timeout. Outcomes
+// are counted in kernscope_otlp_exports_total{result}; the log says when
+// exports start failing and when they recover, not at every attempt.
+import { ExportResultCode } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import {
+  detectResources,
+  envDetector,
+  hostDetector,
+  osDetector,
+  resourceFromAttributes,
+} from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
+import type { InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { InstrumentType as Instrument, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+
+import type { MetricFamily } from '../aggregate/MetricFamily';
+import { ComputedFamily } from '../aggregate/MetricFamily';
+import type { OtlpSettings } from '../config/otlpSettings';
+import type { Logger } from '../log';
+import { FamilyMetricProducer } from './FamilyMetricProducer';
+
+/** service.name=kernscope (OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override), version, host, OS, node. */
+export function agentResource(version: string, nodeName?: string): Resource {
+  const own = resourceFromAttributes({
+    'service.name': 'kernscope',
+    'service.version': version,
+    ...(nodeName ? { 'k8s.node.name': nodeName } : {}),
+  });
+  const detected = detectResources({ detectors: [hostDetector, osDetector, envDetector] });
+  return own.merge(detected);
+}
+
+/** The OTLP exporter, counting each export's outcome. */
+class CountingExporter implements PushMetricExporter {
+  constructor(
+    private readonly inner: OTLPMetricExporter,
+    private readonly onResult: (result: ExportResult) => void,
+  ) {}
+
+  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
+    this.inner.export(metrics, (result) => {
+      this.onResult(result);
+      done(result);
+    });
+  }
+
+  selectAggregationTemporality(type: InstrumentType) {
+    return this.inner.selectAggregationTemporality(type);
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}
+
+export class OtlpExporter {
+  private readonly outcomes = { success: 0, failure: 0 };
+  private failing: boolean | undefined;
+  private provider?: MeterProvider;
+
+  /** kernscope_otlp_exports_total{result}: for /metrics and for the export itself. */
+  readonly exportsFamily: MetricFamily = new ComputedFamily(
+    'kernscope_otlp_exports_total',
+    'OTLP metric exports, by result (success, failure: the collector unreachable or refusing after retries).',
+    'counter',
+    () => Object.entries(this.outcomes).map(([result, value]) => ({ labels: { result }, value })),
+  );
+
+  constructor(
+    private readonly settings: OtlpSettings,
+    private readonly log: Logger,
+  ) {}
+
+  start(families: MetricFamily[], version: string): void {
+    // Headers, TLS, timeout, compression and temporality come from the OTEL_* variables (checked in otlpSettings).
+    const exporter = new OTLPMetricExporter({ url: this.settings.endpoint });
+    const resource = agentResource(version, this.settings.nodeName);
+    const producer = new FamilyMetricProducer(
+      () => families,
+      resource,
+      exporter.selectAggregationTemporality(Instrument.COUNTER),
+    );
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new CountingExporter(exporter, (result) => this.record(result)),
+      exportIntervalMillis: this.settings.intervalMs,
+      exportTimeoutMillis: this.settings.timeoutMs,
+      metricProducers: [producer],
+    });
+    this.provider = new MeterProvider({ resource, readers: [reader] });
+    this.log.info('OTLP export on', {
+      endpoint: this.settings.endpoint,
+      from: this.settings.endpointFrom,
+      interval_ms: this.settings.intervalMs,
+      temporality: this.settings.temporality,
+    });
+  }
+
+  /** Exports now; resolves when the export ended, whatever its outcome. */
+  async forceFlush(): Promise<void> {
+    await this.provider?.forceFlush().catch(() => undefined);
+  }
+
+  /** A last export, then stop; gives up after `deadlineMs` and never rejects. */
+  async shutdown(deadlineMs: number): Promise<void> {
+    const provider = this.provider;
+    this.provider = undefined;
+    if (!provider) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
+    await Promise.race([provider.shutdown().catch(() => undefined), deadline]);
+    clearTimeout(timer);
+  }
+
+  private record(result: ExportResult): void {
+    const ok = result.code === ExportResultCode.SUCCESS;
+    this.outcomes[ok ? 'success' : 'failure']++;
+    if (this.failing === !ok) return;
+    const first = this.failing === undefined;
+    this.failing = !ok;
+    const fields = { endpoint: this.settings.endpoint };
+    if (!ok) this.log.warn('OTLP export failing', { ...fields, error: result.error?.message ?? 'unknown' });
+    else this.log.info(first ? 'OTLP export ok' : 'OTLP export recovered', fields);
+  }
+}
