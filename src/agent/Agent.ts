@@ -10,7 +10,10 @@ import type { EffectiveProbeOptions } from '../config/probeOptions';
 import { withOptionalLabels } from '../config/probeOptions';
 import { RecordLayout } from '../decode/RecordLayout';
 import { RingDrain } from '../drain/RingDrain';
-import { resolveCgroup } from '../kernel/cgroup';
+import { Attribution } from '../enrich/Attribution';
+import { CgroupPaths } from '../enrich/CgroupPaths';
+import { PodWatch, inCluster } from '../enrich/PodWatch';
+import { cgroup2Mount, resolveCgroup } from '../kernel/cgroup';
 import { resolveNetns } from '../kernel/netns';
 import { ensureTracefs } from '../kernel/tracefs';
 import type { LoadedProbe, LoadSettings } from '../load/ProbeLoader';
@@ -38,6 +41,9 @@ export class Agent {
   readonly running: RunningProbe[] = [];
   readonly failed: FailedProbe[] = [];
   private started = false;
+  /** cgroup id -> namespace/pod/container; absent when attribution is off or cgroup v2 is missing. */
+  private attribution?: Attribution;
+  private podWatch?: PodWatch;
 
   constructor(
     readonly options: AgentOptions,
@@ -50,6 +56,7 @@ export class Agent {
     if (tracefsNote) this.log.warn(tracefsNote);
     if (this.options.bpfStats) addon.enableRunTimeStats();
     const loader = new ProbeLoader(addon.kernelFeatures());
+    if (this.options.attribution) this.startAttribution();
     try {
       for (const name of this.options.probes) {
         // Each probe has its own filters, optional labels and buckets.
@@ -111,13 +118,43 @@ export class Agent {
     const layout = RecordLayout.fromObject(object, record.struct);
     const recordType = object.enumValues('ks_record_type')[record.type];
     if (recordType === undefined) throw new Error(`${definition.name}: no ${record.type} in enum ks_record_type`);
+    const attribution = this.attribution;
     const aggregator = new ProbeAggregator(definition, layout, recordType, {
       maxSeriesPerMetric: this.options.maxSeriesPerMetric,
       seriesTtlMs: this.options.seriesTtlMs,
+      attribution: attribution && ((id) => attribution.labels(id)),
     });
     const drain = new RingDrain(object, aggregator, { intervalMs: this.options.drainIntervalMs });
     drain.start();
     return { aggregator, drain };
+  }
+
+  /**
+   * cgroup paths always (no API needed); pod and container names too when
+   * running in a cluster with a node name, once the first pod list arrives.
+   */
+  private startAttribution(): void {
+    const mount = cgroup2Mount();
+    if (!mount) {
+      this.log.warn('no cgroup v2 mount: metrics carry no namespace/pod/container labels');
+      return;
+    }
+    this.attribution = new Attribution(new CgroupPaths(mount));
+    const { kubeconfig } = this.options;
+    if (!kubeconfig && !inCluster()) return;
+    const node = this.options.nodeName;
+    if (!node) {
+      this.log.warn('in a cluster without --node-name (NODE_NAME from the downward API): pods labelled by UID only');
+      return;
+    }
+    PodWatch.start(node, this.log, kubeconfig).then(
+      (watch) => {
+        if (!this.attribution) return watch.stop(); // stopped meanwhile
+        this.podWatch = watch;
+        this.attribution.usePods(watch);
+      },
+      (error: unknown) => this.log.warn('no pod watch: pods labelled by UID only', { error: String(error) }),
+    );
   }
 
   /** Ready: started, at least one probe attached, and every ring drained recently. */
@@ -133,6 +170,9 @@ export class Agent {
 
   /** Detaches and closes everything; safe to call twice. */
   stop(): void {
+    this.podWatch?.stop();
+    this.podWatch = undefined;
+    this.attribution = undefined;
     for (const probe of this.running.splice(0)) {
       try {
         probe.records?.drain.stop();

@@ -5,12 +5,16 @@ import type { RecordLayout } from '../decode/RecordLayout';
 import type { RecordCode, RecordHandler, RecordSink } from '../drain/RecordLoop';
 import { compileRecordHandler } from '../drain/RecordLoop';
 import type { ProbeDefinition } from '../probes/ProbeDefinition';
+import type { Labels } from './MetricFamily';
+import type { LabelSource } from './RecordCounter';
 import { RecordCounter } from './RecordCounter';
 
 export interface AggregatorSettings {
   maxSeriesPerMetric: number;
   /** Drop series unchanged for this long at collection (ms); 0 or absent: never. */
   seriesTtlMs?: number;
+  /** cgroup id -> namespace, pod, container, for metrics marked `attributed`; absent: attribution off. */
+  attribution?: (cgroupId: bigint) => Labels;
 }
 
 export class ProbeAggregator implements RecordSink {
@@ -36,16 +40,19 @@ export class ProbeAggregator implements RecordSink {
     this.headerWord = type.offset >> 2;
     this.expectedHeader = recordType | (record.version << 16);
     this.minLength = layout.size;
-    this.counters = definition.recordMetrics.map(
-      (metric) =>
-        new RecordCounter(
-          metric.name,
-          metric.help,
-          Object.entries(metric.labels).map(([label, field]) => ({ label, field: layout.field(field) })),
-          settings.maxSeriesPerMetric,
-          { ttlMs: settings.seriesTtlMs ?? 0 },
-        ),
-    );
+    const { attribution } = settings;
+    this.counters = definition.recordMetrics.map((metric) => {
+      const labels: LabelSource[] = Object.entries(metric.labels).map(([label, field]) => ({
+        label,
+        field: layout.field(field),
+      }));
+      if (metric.attributed && attribution) {
+        labels.push({ label: 'cgroup', field: layout.field('hdr.cgroup_id'), expand: attribution });
+      }
+      return new RecordCounter(metric.name, metric.help, labels, settings.maxSeriesPerMetric, {
+        ttlMs: settings.seriesTtlMs ?? 0,
+      });
+    });
     this.onRecord = compileRecordHandler(this.recordCode());
   }
 

@@ -26,6 +26,12 @@ export interface LabelSource {
   field: Field;
   /** Turns an integer field into the label value (default: decimal). */
   format?: (value: number) => string;
+  /**
+   * Turns a u64 field into several labels, in place of `label` (a cgroup id
+   * into namespace, pod and container). Asked at every collection, since
+   * what it knows can change (a pod seen after its first records).
+   */
+  expand?: (value: bigint) => Labels;
 }
 
 export class RecordCounter implements ScalarFamily, CounterState {
@@ -67,13 +73,13 @@ export class RecordCounter implements ScalarFamily, CounterState {
     for (const { label, field } of labels) {
       if (!LABEL_KINDS.has(field.kind)) {
         throw new Error(
-          `${name}: label '${label}' reads field '${field.name}' of kind ${field.kind}; labels take strings or integers up to 32 bits`,
+          `${name}: label '${label}' reads field '${field.name}' of kind ${field.kind}; labels take strings, integers up to 32 bits, or u64s`,
         );
       }
-      // Strings are loaded as aligned 32-bit words.
-      if (field.kind === 'string' && (field.size % 4 !== 0 || field.offset % 4 !== 0)) {
+      // Strings and u64s are loaded as aligned 32-bit words.
+      if ((field.kind === 'string' || field.kind === 'u64') && (field.size % 4 !== 0 || field.offset % 4 !== 0)) {
         throw new Error(
-          `${name}: label '${label}' reads char[${field.size}] at offset ${field.offset}; string labels need size and offset multiples of 4`,
+          `${name}: label '${label}' reads ${field.kind} (${field.size} bytes) at offset ${field.offset}; string and u64 labels need size and offset multiples of 4`,
         );
       }
     }
@@ -114,10 +120,19 @@ export class RecordCounter implements ScalarFamily, CounterState {
       samples.push({ labels: this.labelsOf(id), value: this.values[id] });
     }
     if (this.overflowValue > 0) {
-      const labels = Object.fromEntries(this.labels.map((source) => [source.label, OVERFLOW_LABEL_VALUE]));
+      const labels: Labels = {};
+      for (const source of this.labels) {
+        const names = source.expand ? Object.keys(source.expand(0n)) : [source.label];
+        for (const name of names) labels[name] = OVERFLOW_LABEL_VALUE;
+      }
       samples.push({ labels, value: this.overflowValue });
     }
-    return samples;
+    return this.expanding ? mergeEqualLabels(samples) : samples;
+  }
+
+  /** Some label is expanded at collection: two keys may then read the same (two cgroups of one container). */
+  private get expanding(): boolean {
+    return this.labels.some((source) => source.expand);
   }
 
   /**
@@ -192,6 +207,7 @@ export class RecordCounter implements ScalarFamily, CounterState {
   private labelsOf(id: number): Labels {
     let labels = this.labelCache[id];
     if (labels) return labels;
+    const expanding = this.expanding;
     const key = this.table.key(id);
     const bytes = new DataView(key.buffer, key.byteOffset, key.byteLength);
     labels = {};
@@ -201,13 +217,16 @@ export class RecordCounter implements ScalarFamily, CounterState {
       const words = labelWords(field);
       if (field.kind === 'string') {
         labels[source.label] = readCString(bytes, offset, field.size);
+      } else if (field.kind === 'u64') {
+        const raw = bytes.getBigUint64(offset, true);
+        Object.assign(labels, source.expand ? source.expand(raw) : { [source.label]: String(raw) });
       } else {
         const raw = field.kind.startsWith('s') ? bytes.getInt32(offset, true) : bytes.getUint32(offset, true);
         labels[source.label] = source.format ? source.format(raw) : String(raw);
       }
       offset += words * 4;
     }
-    this.labelCache[id] = labels;
+    if (!expanding) this.labelCache[id] = labels;
     return labels;
   }
 
@@ -216,4 +235,15 @@ export class RecordCounter implements ScalarFamily, CounterState {
     values.set(this.values);
     this.values = values;
   }
+}
+
+function mergeEqualLabels(samples: Sample[]): Sample[] {
+  const merged = new Map<string, Sample>();
+  for (const sample of samples) {
+    const key = JSON.stringify(sample.labels);
+    const seen = merged.get(key);
+    if (seen) seen.value += sample.value;
+    else merged.set(key, { ...sample });
+  }
+  return [...merged.values()];
 }

@@ -19,11 +19,12 @@ export interface CounterState {
 
 export type AddFunction = (view: DataView, words: Int32Array, record: number, amount?: number) => void;
 
-/** Label kinds a counter accepts; strings need 4-byte size and offset (loaded as words). */
-export const LABEL_KINDS: ReadonlySet<string> = new Set(['string', 'u8', 's8', 'u16', 's16', 'u32', 's32']);
+/** Label kinds a counter accepts; strings and u64s need 4-byte size and offset (loaded as words). */
+export const LABEL_KINDS: ReadonlySet<string> = new Set(['string', 'u8', 's8', 'u16', 's16', 'u32', 's32', 'u64']);
 
 export function labelWords(field: Field): number {
-  return field.kind === 'string' ? field.size / 4 : 1;
+  if (field.kind === 'string') return field.size / 4;
+  return field.kind === 'u64' ? 2 : 1;
 }
 
 function loadLabel(field: Field, index: number, first: number): string[] {
@@ -50,6 +51,8 @@ function loadLabel(field: Field, index: number, first: number): string[] {
       return [`w${first} = view.getUint16(${at}, true);`];
     case 's16':
       return [`w${first} = view.getInt16(${at}, true);`];
+    case 'u64': // low word, high word (little-endian)
+      return [`w${first} = words[(${at}) >> 2];`, `w${first + 1} = words[((${at}) >> 2) + 1];`];
     default: // u32, s32: same 32 bits
       return [field.offset % 4 === 0 ? `w${first} = words[(${at}) >> 2];` : `w${first} = view.getInt32(${at}, true);`];
   }

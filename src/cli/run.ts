@@ -38,6 +38,8 @@ Options:
   --series-ttl DURATION    drop series unchanged this long; 0: never (default ${formatDuration(DEFAULT_OPTIONS.seriesTtlMs)})
   --bpf-stats              export BPF program run counts and time (BPF_ENABLE_STATS)
   --log-level LEVEL        debug, info, warn or error (default info)
+  --attribution BOOL       namespace/pod/container labels from cgroups (default true)
+  --kubeconfig FILE        watch pods through this kubeconfig, not the in-cluster service account
   --otlp-endpoint URL      also push metrics over OTLP/gRPC (http://HOST:4317, https:// for TLS);
                            also OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT and the other OTEL_* variables
   --node-name NAME         Kubernetes node name for the OTLP resource (k8s.node.name)
@@ -79,6 +81,8 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
         'series-ttl': { type: 'string' },
         'bpf-stats': { type: 'boolean' },
         'log-level': { type: 'string' },
+        attribution: { type: 'string' },
+        kubeconfig: { type: 'string' },
         'otlp-endpoint': { type: 'string' },
         'node-name': { type: 'string' },
         help: { type: 'boolean', short: 'h' },

@@ -2,6 +2,8 @@
 // with messages that name the bad key and what it accepts. SETTINGS names each
 // setting in the three places it can come from (config file < KERNSCOPE_*
 // environment < command-line flags; see resolveOptions in loadConfig.ts).
+import { accessSync, constants } from 'node:fs';
+
 import { resolveCgroup } from '../kernel/cgroup';
 import { resolveNetns } from '../kernel/netns';
 import { findProbe, BUILTIN_PROBES } from '../probes';
@@ -37,6 +39,10 @@ export interface AgentOptions {
   /** Account BPF program run time (BPF_ENABLE_STATS; costs ~20 ns per program run). */
   bpfStats: boolean;
   logLevel: LogLevel;
+  /** Label attributable metrics with namespace, pod and container (from the cgroup). */
+  attribution: boolean;
+  /** A kubeconfig for the pod watch instead of the in-cluster service account (running outside the cluster). */
+  kubeconfig?: string;
   /** Push metrics over OTLP/gRPC to this collector (also OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT). */
   otlpEndpoint?: string;
   /** The Kubernetes node this agent runs on (resource attribute k8s.node.name). */
@@ -57,6 +63,7 @@ export const DEFAULT_OPTIONS: AgentOptions = {
   maxSeriesPerMetric: 2000,
   seriesTtlMs: 10 * 60 * 1000,
   bpfStats: false,
+  attribution: true,
   logLevel: 'info',
   probeOptions: {},
 };
@@ -107,6 +114,15 @@ export function isOtlpEndpoint(value: unknown): boolean {
   try {
     const url = new URL(value);
     return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.pathname === '/';
+  } catch {
+    return false;
+  }
+}
+
+function isReadableFile(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return true;
   } catch {
     return false;
   }
@@ -296,6 +312,24 @@ export const SETTINGS: readonly Setting[] = [
     check: (value) => ok(typeof value === 'boolean'),
   },
   {
+    key: 'attribution',
+    file: 'attribution',
+    env: 'KERNSCOPE_ATTRIBUTION',
+    flag: '--attribution',
+    kind: 'boolean',
+    accepted: 'true or false',
+    check: (value) => ok(typeof value === 'boolean'),
+  },
+  {
+    key: 'kubeconfig',
+    file: 'kubeconfig',
+    env: 'KERNSCOPE_KUBECONFIG',
+    flag: '--kubeconfig',
+    kind: 'string',
+    accepted: 'a readable kubeconfig file',
+    check: (value) => ok(typeof value === 'string' && isReadableFile(value)),
+  },
+  {
     key: 'otlpEndpoint',
     file: 'otlp_endpoint',
     env: 'KERNSCOPE_OTLP_ENDPOINT',
@@ -377,7 +411,15 @@ export function probeOptionErrors(probe: string, options: ProbeOptions, prefix: 
 }
 
 /** Settings that may be unset: filters (every task, every namespace), OTLP off, no node name. */
-const OPTIONAL_SETTINGS: readonly string[] = ['tgid', 'cgroup', 'comm', 'netns', 'otlpEndpoint', 'nodeName'];
+const OPTIONAL_SETTINGS: readonly string[] = [
+  'tgid',
+  'cgroup',
+  'comm',
+  'netns',
+  'otlpEndpoint',
+  'nodeName',
+  'kubeconfig',
+];
 
 /**
  * Checks every setting and the rules between settings; throws OptionError

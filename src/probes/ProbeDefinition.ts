@@ -32,6 +32,8 @@ export interface RecordCounterDefinition {
   labels: Record<string, string>;
   /** Labels (keys of `labels`) left off unless the probe's config turns them on: cardinality is opt-in. */
   optionalLabels?: string[];
+  /** Labelled `namespace`, `pod`, `container` from the record's cgroup (hdr.cgroup_id) when attribution is on. */
+  attributed?: boolean;
 }
 
 /** A label read from a map key field; integers may be formatted (syscall number -> name). */

@@ -28,6 +28,7 @@ export const execProbe = {
       help: 'Successful execve() calls; by the new command name (comm) when that label is enabled.',
       labels: { comm: 'comm' },
       optionalLabels: ['comm'],
+      attributed: true,
     },
   ],
   mapMetrics: [],

@@ -159,8 +159,8 @@ void t.test('a string label whose size is not a multiple of 4: counted right or 
   t.end();
 });
 
-void t.test('labels must be strings or integers up to 32 bits', (t) => {
-  for (const kind of ['u64', 's64', 'bytes'] as const) {
+void t.test('labels must be strings, integers up to 32 bits, or u64s', (t) => {
+  for (const kind of ['s64', 'bytes'] as const) {
     const field: Field = { name: 'f', offset: 0, size: 8, kind };
     t.throws(
       () => new RecordCounter('m', 'h', [{ label: 'l', field }], 10),
@@ -168,6 +168,27 @@ void t.test('labels must be strings or integers up to 32 bits', (t) => {
       kind,
     );
   }
+  t.end();
+});
+
+void t.test('a u64 label expanded at collection: keyed by all 64 bits, equal expansions merged', (t) => {
+  const cgroup: Field = { name: 'cgroup_id', offset: 0, size: 8, kind: 'u64' };
+  // Two ids that differ only in the high word, and a third that expands like the first.
+  const ids = [0x1_0000_0007n, 0x2_0000_0007n, 0x3_0000_0001n];
+  const expand = (id: bigint) => ({ pod: id === 0x2_0000_0007n ? 'b' : 'a' });
+  const counter = new RecordCounter('m', 'h', [{ label: 'cgroup', field: cgroup, expand }], 10);
+  const view = new DataView(new ArrayBuffer(8 * ids.length));
+  ids.forEach((id, i) => view.setBigUint64(8 * i, id, true));
+  ids.forEach((_, i) => counter.add(view, wordsOf(view), 8 * i, i + 1));
+  t.equal(counter.seriesCount, 3, 'three keys');
+  t.same(
+    counter.collect().sort((x, y) => x.labels.pod.localeCompare(y.labels.pod)),
+    [
+      { labels: { pod: 'a' }, value: 1 + 3 },
+      { labels: { pod: 'b' }, value: 2 },
+    ],
+    'series reading the same labels are one',
+  );
   t.end();
 });
 

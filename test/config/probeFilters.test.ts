@@ -1,6 +1,8 @@
 // Per-probe settings against the real kernel, in one agent: the syscalls probe
 // filtered by command name (comm, compared in the kernel), the exec probe by a
 // cgroup, and exec's optional comm label left off (one series).
+import path from 'node:path';
+
 import t from 'tap';
 
 import { AgentProcess } from '../helpers/agent';
@@ -30,6 +32,7 @@ void t.test('a comm filter counts only that command; each probe keeps its own fi
     `open('/proc/self/comm', 'w').write(${JSON.stringify(comm)})\nfor _ in range(${CALLS}):\n    os.getppid()\nfor _ in range(${FAILURES}):\n    try:\n        os.close(987654)\n    except OSError:\n        pass`,
   );
   const other = GatedWorkload.start(t, `for _ in range(${OTHER_CALLS}):\n    os.getppid()`);
+  await Promise.all([target.started(), other.started()]);
   const agent = await AgentProcess.start(t, ['--config', config]);
 
   await Promise.all([target.run(), other.run()]);
@@ -49,8 +52,8 @@ void t.test('a comm filter counts only that command; each probe keeps its own fi
   t.equal(valueOf(samples, 'kernscope_syscall_errors_total', { syscall: 'close', errno: 'EBADF' }), FAILURES);
   t.same(
     select(samples, 'kernscope_process_execs_total').map((s) => s.labels),
-    [{}],
-    'comm is an optional label, off by default: one series without labels',
+    [{ namespace: 'host', pod: '', container: path.basename(cgroup) }],
+    'comm is an optional label, off by default: one series, labelled only by where the execs ran',
   );
   t.equal(valueOf(samples, 'kernscope_events_lost_total', { probe: 'syscalls' }), 0);
   t.equal(valueOf(samples, 'kernscope_events_lost_total', { probe: 'exec' }), 0);

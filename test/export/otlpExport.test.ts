@@ -74,7 +74,7 @@ function otlpView(metric: ReceivedMetric, point: ReceivedMetric['points'][number
 
 void t.test('every kernscope family arrives over OTLP with the values /metrics shows', async (t) => {
   const receiver = await OtlpReceiver.start(t);
-  const workload = syscallWorkload(t, { getppid: CALLS, badCloses: 3 });
+  const workload = await syscallWorkload(t, { getppid: CALLS, badCloses: 3 });
   const agent = await AgentProcess.start(
     t,
     ['--probes', 'syscalls,process', '--pid', String(workload.pid), '--node-name', 'node-a'],
@@ -205,7 +205,7 @@ void t.test('TLS, headers and service name from the standard variables', async (
 
 void t.test('delta temporality: the exports add up to the workload', async (t) => {
   const receiver = await OtlpReceiver.start(t);
-  const workload = syscallWorkload(t, { getppid: CALLS, badCloses: 0 });
+  const workload = await syscallWorkload(t, { getppid: CALLS, badCloses: 0 });
   const agent = await AgentProcess.start(t, ['--probes', 'syscall_counts', '--pid', String(workload.pid)], {
     env: {
       ...FAST_EXPORTS,

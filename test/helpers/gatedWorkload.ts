@@ -17,7 +17,7 @@ export class GatedWorkload {
 
   /** Python source for the work; runs after the go line. */
   static start(t: HasTeardown, work: string): GatedWorkload {
-    const source = `import os, sys\nsys.stdin.readline()\n${work}\nprint("done", flush=True)\nsys.stdin.readline()\n`;
+    const source = `import os, sys\nprint("started", flush=True)\nsys.stdin.readline()\n${work}\nprint("done", flush=True)\nsys.stdin.readline()\n`;
     const child = spawn('python3', ['-c', source], { env: childEnv() });
     const workload = new GatedWorkload(child);
     t.teardown(() => void child.kill('SIGKILL'));
@@ -26,6 +26,20 @@ export class GatedWorkload {
 
   get pid(): number {
     return this.child.pid!;
+  }
+
+  /**
+   * Resolves once the interpreter has started (its start-up makes syscalls of
+   * its own, getppid among them: a probe filtered to this pid and attached
+   * before then would count them).
+   */
+  async started(timeoutMs = 30000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.output.includes('started')) {
+      if (this.child.exitCode !== null) throw new Error(`workload exited early: ${this.output}`);
+      if (Date.now() > deadline) throw new Error(`workload did not start in ${timeoutMs} ms: ${this.output}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   /** Lets the work run and resolves once it printed "done". */

@@ -3,10 +3,16 @@
 import { GatedWorkload } from './gatedWorkload';
 import type { HasTeardown } from './teardown';
 
-export function syscallWorkload(t: HasTeardown, counts: { getppid: number; badCloses: number }): GatedWorkload {
-  return GatedWorkload.start(
+/** Resolves once the interpreter has started, so its own start-up syscalls are not counted. */
+export async function syscallWorkload(
+  t: HasTeardown,
+  counts: { getppid: number; badCloses: number },
+): Promise<GatedWorkload> {
+  const workload = GatedWorkload.start(
     t,
     `for _ in range(${counts.getppid}):\n    os.getppid()\n` +
       `for _ in range(${counts.badCloses}):\n    try:\n        os.close(987654)\n    except OSError:\n        pass`,
   );
+  await workload.started();
+  return workload;
 }

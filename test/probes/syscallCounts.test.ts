@@ -10,7 +10,7 @@ const CALLS = 4000;
 const FAILURES = 23;
 
 void t.test('getppid calls and EBADF closes are exact, with no latency histogram', async (t) => {
-  const workload = syscallWorkload(t, { getppid: CALLS, badCloses: FAILURES });
+  const workload = await syscallWorkload(t, { getppid: CALLS, badCloses: FAILURES });
   const agent = await AgentProcess.start(t, ['--probes', 'syscall_counts', '--pid', String(workload.pid)]);
   await workload.run();
 

@@ -10,7 +10,7 @@ const CALLS = 5000;
 const FAILURES = 37;
 
 void t.test('getppid count and latency histogram are exact for the filtered process', async (t) => {
-  const workload = syscallWorkload(t, { getppid: CALLS, badCloses: FAILURES });
+  const workload = await syscallWorkload(t, { getppid: CALLS, badCloses: FAILURES });
   const agent = await AgentProcess.start(t, ['--probes', 'syscalls', '--pid', String(workload.pid)]);
   await workload.run();
 

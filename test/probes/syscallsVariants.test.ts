@@ -47,7 +47,7 @@ for (const { probe, startMap } of cases) {
   for (const kind of KINDS) {
     const skip = kind === 'tracepoint' && tracefsNote ? tracefsNote : false;
     void t.test(`${probe.name} as ${kind}: exact counts, errors and latency observations`, { skip }, async (t) => {
-      const workload = syscallWorkload(t, { getppid: CALLS, badCloses: FAILURES });
+      const workload = await syscallWorkload(t, { getppid: CALLS, badCloses: FAILURES });
       // The kinds preferred over this one are made to look unavailable.
       const features = addon.kernelFeatures();
       for (const other of KINDS.slice(0, KINDS.indexOf(kind))) {

@@ -1,0 +1,74 @@
+// Attribution end to end: real cgroups shaped like a kubelet's (systemd
+// driver), processes inside them doing a known number of execs, the agent
+// watching pods through a local Kubernetes API server: the exec counts carry
+// namespace, pod and container; a pod the API does not know is labelled by
+// its UID and container id; a host service by its unit.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+import t from 'tap';
+
+import { AgentProcess } from '../helpers/agent';
+import { createCgroup, removeCgroup } from '../helpers/cgroup';
+import { KubeApi } from '../helpers/kubeApi';
+import type { Sample } from '../helpers/metrics';
+import { valueOf } from '../helpers/metrics';
+import { run } from '../helpers/process';
+import type { HasTeardown } from '../helpers/teardown';
+import { waitFor } from '../helpers/teardown';
+
+const KNOWN = { uid: '6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f', id: 'a1'.repeat(32) };
+const UNKNOWN = { uid: '9e8d7c6b-5a49-4837-a625-140f2e3d4c5b', id: 'b2'.repeat(32) };
+
+/** A cgroup (and its parents) below `root`, removed at teardown, deepest first. */
+function nestedCgroup(t: HasTeardown, root: string, ...parts: string[]): string {
+  let dir = root;
+  for (const part of parts) {
+    dir = path.join(dir, part);
+    mkdirSync(dir);
+    const made = dir;
+    t.teardown(() => removeCgroup(made));
+  }
+  return dir;
+}
+
+const podSlice = (uid: string): string => `kubepods-besteffort-pod${uid.replaceAll('-', '_')}.slice`;
+
+/** Runs `count` execs of /bin/true in `cgroup` (the shell joins it first, with a builtin). */
+async function execsIn(cgroup: string, count: number): Promise<void> {
+  const script = `echo $$ > ${cgroup}/cgroup.procs; i=0; while [ $i -lt ${count} ]; do /bin/true; i=$((i+1)); done`;
+  const result = await run('/bin/sh', ['-c', script], { timeoutMs: 60000 });
+  if (result.code !== 0) throw new Error(`workload failed: ${result.stderr}`);
+}
+
+void t.test('exec counts carry namespace, pod and container from the cgroup', async (t) => {
+  const root = createCgroup(t, 'kernscope-attr');
+  const known = nestedCgroup(t, root, podSlice(KNOWN.uid), `cri-containerd-${KNOWN.id}.scope`);
+  const unknown = nestedCgroup(t, root, podSlice(UNKNOWN.uid), `cri-containerd-${UNKNOWN.id}.scope`);
+  const service = nestedCgroup(t, root, 'demo.service');
+
+  const api = await KubeApi.start(t);
+  api.put({ uid: KNOWN.uid, namespace: 'shop', name: 'web-1', node: 'node-a', containers: { app: KNOWN.id } });
+  const agent = await AgentProcess.start(t, [
+    ...['--probes', 'exec', '--cgroup', root],
+    ...['--kubeconfig', api.kubeconfig, '--node-name', 'node-a'],
+  ]);
+  await waitFor('the pod watch', () => (/watching pods/.test(agent.log) ? true : undefined), { timeoutMs: 10000 });
+
+  await execsIn(known, 30);
+  await execsIn(unknown, 20);
+  await execsIn(service, 10);
+
+  const execs = (samples: Sample[], labels: Record<string, string>) =>
+    valueOf(samples, 'kernscope_process_execs_total', labels) ?? 0;
+  const expected: [Record<string, string>, number, string][] = [
+    [{ namespace: 'shop', pod: 'web-1', container: 'app' }, 30, 'a known pod: names from the API'],
+    [{ namespace: '', pod: UNKNOWN.uid, container: UNKNOWN.id.slice(0, 12) }, 20, 'an unknown pod: its UID'],
+    [{ namespace: 'host', pod: '', container: 'demo.service' }, 10, 'a host service: its unit'],
+  ];
+  const samples = await waitFor('every exec counted', async () => {
+    const s = await agent.metrics();
+    return expected.every(([labels, count]) => execs(s, labels) === count) ? s : undefined;
+  });
+  for (const [labels, count, what] of expected) t.equal(execs(samples, labels), count, what);
+});
