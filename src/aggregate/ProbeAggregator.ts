@@ -13,7 +13,7 @@ export interface AggregatorSettings {
   maxSeriesPerMetric: number;
   /** Drop series unchanged for this long at collection (ms); 0 or absent: never. */
   seriesTtlMs?: number;
-  /** cgroup id -> namespace, pod, container, for metrics marked `attributed`; absent: attribution off. */
+  /** cgroup id -> namespace, pod, container, for metrics with a `cgroupField`; absent: attribution off. */
   attribution?: (cgroupId: bigint) => Labels;
 }
 
@@ -46,8 +46,8 @@ export class ProbeAggregator implements RecordSink {
         label,
         field: layout.field(field),
       }));
-      if (metric.attributed && attribution) {
-        labels.push({ label: 'cgroup', field: layout.field('hdr.cgroup_id'), expand: attribution });
+      if (metric.cgroupField && attribution) {
+        labels.push({ label: 'cgroup', field: layout.field(metric.cgroupField), expand: attribution });
       }
       return new RecordCounter(metric.name, metric.help, labels, settings.maxSeriesPerMetric, {
         ttlMs: settings.seriesTtlMs ?? 0,

@@ -32,8 +32,11 @@ export interface RecordCounterDefinition {
   labels: Record<string, string>;
   /** Labels (keys of `labels`) left off unless the probe's config turns them on: cardinality is opt-in. */
   optionalLabels?: string[];
-  /** Labelled `namespace`, `pod`, `container` from the record's cgroup (hdr.cgroup_id) when attribution is on. */
-  attributed?: boolean;
+  /**
+   * Record field holding a cgroup v2 id (`hdr.cgroup_id`: the current task's)
+   * that labels the counter `namespace`, `pod`, `container` when attribution is on.
+   */
+  cgroupField?: string;
 }
 
 /** A label read from a map key field; integers may be formatted (syscall number -> name). */

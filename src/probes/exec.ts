@@ -28,7 +28,7 @@ export const execProbe = {
       help: 'Successful execve() calls; by the new command name (comm) when that label is enabled.',
       labels: { comm: 'comm' },
       optionalLabels: ['comm'],
-      attributed: true,
+      cgroupField: 'hdr.cgroup_id',
     },
   ],
   mapMetrics: [],

@@ -5,7 +5,10 @@ import type { ProbeDefinition } from './ProbeDefinition';
  * process in a per-CPU array (exact, and 0 before the first kill); each kill
  * also sends a ring record (struct oom_record: the victim's pid, uid, comm,
  * cgroup v2 id and memory cgroup id, and the command that ran the killer) for
- * the event stream. Filters apply to the victim.
+ * the event stream, counted by where the victim ran in
+ * kernscope_oom_victims_total (a record lost is counted as lost, so the
+ * node-wide kernscope_oom_kills_total stays the exact one). Filters apply to
+ * the victim.
  */
 export const oomProbe = {
   name: 'oom',
@@ -22,7 +25,16 @@ export const oomProbe = {
       ],
     },
   ],
-  recordMetrics: [],
+  recordMetrics: [
+    {
+      type: 'counter',
+      name: 'kernscope_oom_victims_total',
+      help: 'OOM-killed processes by where they ran (namespace, pod, container) and, when enabled, their command (comm).',
+      labels: { comm: 'comm' },
+      optionalLabels: ['comm'],
+      cgroupField: 'victim_cgroup_id',
+    },
+  ],
   mapMetrics: [
     {
       type: 'counter',

@@ -357,6 +357,11 @@ export const FAMILIES: FamilyEntry[] = [
     checks: [{ measure: 'increase', expr: 'kernscope_oom_kills_total', expect: (f) => exactly(f.kills) }],
   },
   {
+    family: 'kernscope_oom_victims_total',
+    workload: 'oom',
+    checks: [{ measure: 'increase', expr: 'kernscope_oom_victims_total', expect: (f) => exactly(f.kills) }],
+  },
+  {
     family: 'kernscope_tcp_connections_total',
     workload: 'tcp',
     checks: [

@@ -6,6 +6,8 @@
 // where the record's fields are compared with what the test knows.
 import { statSync } from 'node:fs';
 
+import path from 'node:path';
+
 import t from 'tap';
 
 import { RecordLayout } from '../../src/decode/RecordLayout';
@@ -93,6 +95,17 @@ void t.test(
     await sleep(200); // nothing more may arrive
     const samples = await agent.metrics();
     t.equal(valueOf(samples, 'kernscope_oom_kills_total'), 1, 'one OOM kill');
+    t.same(
+      select(samples, 'kernscope_oom_victims_total'),
+      [
+        {
+          name: 'kernscope_oom_victims_total',
+          labels: { namespace: 'host', pod: '', container: path.basename(cgroup) },
+          value: 1,
+        },
+      ],
+      'the victim, by the cgroup it ran in',
+    );
     t.equal(valueOf(samples, 'kernscope_events_total', { probe: 'oom' }), 1, 'one record');
     t.equal(valueOf(samples, 'kernscope_events_lost_total', { probe: 'oom' }), 0, 'nothing lost');
     t.same(
