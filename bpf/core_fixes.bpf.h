@@ -232,6 +232,41 @@ static __always_inline __u32 ks_dev_netns(const struct net_device *dev)
 	return BPF_CORE_READ(dev, nd_net.net, ns.inum);
 }
 
+/*
+ * The cgroup v2 id of the task that created a socket (children of a
+ * listener inherit its cgroup). Linux 5.15 (commit 8520e224f547) made
+ * sock_cgroup_data hold the cgroup pointer itself; before, it was a u64 that
+ * held the pointer unless its low bit (is_data) said it carried v1 class and
+ * priority ids instead, in which case the v2 cgroup is unknown here.
+ */
+struct sock_cgroup_data___old {
+	union {
+		struct {
+			__u8 is_data : 1;
+		};
+		__u64 val;
+	};
+};
+
+static __always_inline __u64 ks_sock_cgroup_id(const struct sock *sk)
+{
+	struct cgroup *cgroup;
+
+	if (!sk)
+		return 0;
+	if (bpf_core_field_exists(sk->sk_cgrp_data.cgroup)) {
+		cgroup = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	} else {
+		const struct sock_cgroup_data___old *old = (const void *)&sk->sk_cgrp_data;
+		__u64 val = BPF_CORE_READ(old, val);
+
+		if (val & 1)
+			return 0;
+		cgroup = (struct cgroup *)val;
+	}
+	return cgroup ? BPF_CORE_READ(cgroup, kn, id) : 0;
+}
+
 /* The socket and skb of a tcp tracepoint, and a retransmission's error. */
 struct ks_tcp_skb_args {
 	const struct sock *sk;

@@ -19,6 +19,8 @@
 
 /* nsfs inode number of the network namespace to count; 0: every namespace. */
 const volatile __u32 targ_netns = 0;
+/* Count each socket's cgroup apart (user space labels it namespace/pod/container). */
+const volatile bool targ_attribute = false;
 
 KS_EXPORT_TYPE(tcp_direction_key);
 KS_EXPORT_TYPE(tcp_count);
@@ -40,21 +42,25 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 2);
+	__uint(max_entries, 2 * KS_TCP_MAX_CGROUPS);
 	__type(key, struct tcp_direction_key);
 	__type(value, struct tcp_count);
 } tcp_connections SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 2);
+	__uint(max_entries, 2 * KS_TCP_MAX_CGROUPS);
 	__type(key, struct tcp_direction_key);
 	__type(value, struct tcp_count);
 } tcp_resets SEC(".maps");
 
+/*
+ * Shared, not per-CPU: its 288-byte value per cgroup would cost that times
+ * every CPU; connects, failures and retransmits are rare enough for atomic adds.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KS_TCP_MAX_CGROUPS);
 	__type(key, struct tcp_totals_key);
 	__type(value, struct tcp_totals);
 } tcp_totals SEC(".maps");
@@ -83,18 +89,23 @@ static __always_inline void *lookup_or_init(void *map, const void *key, const vo
 	return value;
 }
 
-static __always_inline struct tcp_totals *totals(void)
+static __always_inline __u64 cgroup_of(const struct sock *sk)
+{
+	return targ_attribute ? ks_sock_cgroup_id(sk) : 0;
+}
+
+static __always_inline struct tcp_totals *totals(const struct sock *sk)
 {
 	static const struct tcp_totals zero;
-	struct tcp_totals_key key = {};
+	struct tcp_totals_key key = {.cgroup_id = cgroup_of(sk)};
 
 	return lookup_or_init(&tcp_totals, &key, &zero);
 }
 
-static __always_inline void count_direction(void *map, __u32 direction)
+static __always_inline void count_direction(void *map, __u32 direction, const struct sock *sk)
 {
 	static const struct tcp_count zero;
-	struct tcp_direction_key key = {.direction = direction};
+	struct tcp_direction_key key = {.direction = direction, .cgroup_id = cgroup_of(sk)};
 	struct tcp_count *count = lookup_or_init(map, &key, &zero);
 
 	/* Per-CPU value: plain adds are safe. */
@@ -131,8 +142,9 @@ static __always_inline __u32 connect_slot(__u64 ns)
 	return slot < KS_TCP_CONNECT_SLOTS ? slot : KS_TCP_CONNECT_SLOTS - 1;
 }
 
-static __always_inline void connect_done(__u64 key)
+static __always_inline void connect_done(const struct sock *sk)
 {
+	__u64 key = (__u64)sk;
 	struct tcp_totals *t;
 	__u64 *start, delta;
 
@@ -141,11 +153,11 @@ static __always_inline void connect_done(__u64 key)
 		return; /* started before we attached, or its insert failed */
 	delta = bpf_ktime_get_ns() - *start;
 	bpf_map_delete_elem(&connect_starts, &key);
-	t = totals();
+	t = totals(sk);
 	if (!t)
 		return;
-	t->connect_sum_ns += delta;
-	t->connect_slots[connect_slot(delta)]++;
+	__sync_fetch_and_add(&t->connect_sum_ns, delta);
+	__sync_fetch_and_add(&t->connect_slots[connect_slot(delta)], 1);
 }
 
 /* Every other state change (SYN_SENT is the connect points' job). */
@@ -159,16 +171,16 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		return 0;
 	if (newstate == TCP_ESTABLISHED) {
 		if (oldstate == TCP_SYN_SENT) {
-			count_direction(&tcp_connections, KS_TCP_OUTBOUND);
-			connect_done(key);
+			count_direction(&tcp_connections, KS_TCP_OUTBOUND, sk);
+			connect_done(sk);
 		} else if (oldstate == TCP_SYN_RECV) {
-			count_direction(&tcp_connections, KS_TCP_INBOUND);
+			count_direction(&tcp_connections, KS_TCP_INBOUND, sk);
 		}
 	} else if (newstate == TCP_CLOSE) {
 		if (oldstate == TCP_SYN_SENT) {
-			t = totals();
+			t = totals(sk);
 			if (t)
-				t->connect_failures++;
+				__sync_fetch_and_add(&t->connect_failures, 1);
 		}
 		/*
 		 * Any socket that closes: a start left behind by a connect
@@ -192,9 +204,9 @@ static __always_inline int on_retransmit(const struct ks_tcp_skb_args *args)
 	/* tcp_skb_pcount(): the segments this (possibly GSO) skb carries. */
 	cb = (const void *)args->skb->cb;
 	segs = BPF_CORE_READ(cb, tcp_gso_segs);
-	t = totals();
+	t = totals(args->sk);
 	if (t)
-		t->retransmits += segs ? segs : 1;
+		__sync_fetch_and_add(&t->retransmits, segs ? segs : 1);
 	return 0;
 }
 
@@ -205,9 +217,9 @@ static __always_inline int on_retransmit_synack(const struct sock *sk)
 
 	if (skip_sock(sk))
 		return 0;
-	t = totals();
+	t = totals(sk);
 	if (t)
-		t->retransmits++;
+		__sync_fetch_and_add(&t->retransmits, 1);
 	return 0;
 }
 
@@ -225,7 +237,7 @@ static __always_inline int on_send_reset(const struct ks_tcp_skb_args *args)
 		if (skip_netns(netns))
 			return 0;
 	}
-	count_direction(&tcp_resets, KS_TCP_RESET_SENT);
+	count_direction(&tcp_resets, KS_TCP_RESET_SENT, args->sk); /* no socket: cgroup 0 */
 	return 0;
 }
 
@@ -233,7 +245,7 @@ static __always_inline int on_receive_reset(const struct sock *sk)
 {
 	if (skip_sock(sk))
 		return 0;
-	count_direction(&tcp_resets, KS_TCP_RESET_RECEIVED);
+	count_direction(&tcp_resets, KS_TCP_RESET_RECEIVED, sk);
 	return 0;
 }
 

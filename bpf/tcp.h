@@ -14,6 +14,8 @@
  * up, so 2^32 ns can be a bucket bound (SYN retransmits land at 1 s, 3 s, 7 s).
  */
 #define KS_TCP_CONNECT_SLOTS 33
+/* Socket cgroups counted apart when attribution is on (beyond: counted as lost). */
+#define KS_TCP_MAX_CGROUPS 1024
 
 enum ks_tcp_direction {
 	KS_TCP_OUTBOUND = 0, /* active open (connect) reached ESTABLISHED */
@@ -27,6 +29,8 @@ enum ks_tcp_reset_direction {
 
 struct tcp_direction_key {
 	__u32 direction; /* enum ks_tcp_direction or ks_tcp_reset_direction */
+	__u32 pad;
+	__u64 cgroup_id; /* the socket's cgroup v2 id when attribution is on, else 0 */
 };
 
 struct tcp_count {
@@ -34,7 +38,7 @@ struct tcp_count {
 };
 
 struct tcp_totals_key {
-	__u32 zero; /* one entry */
+	__u64 cgroup_id; /* as in tcp_direction_key */
 };
 
 struct tcp_totals {
@@ -44,7 +48,8 @@ struct tcp_totals {
 	__u64 connect_slots[KS_TCP_CONNECT_SLOTS];
 };
 
-_Static_assert(sizeof(struct tcp_direction_key) == 4, "tcp_direction_key is ABI");
+_Static_assert(sizeof(struct tcp_direction_key) == 16, "tcp_direction_key is ABI");
+_Static_assert(sizeof(struct tcp_totals_key) == 8, "tcp_totals_key is ABI");
 _Static_assert(sizeof(struct tcp_totals) == 24 + 8 * KS_TCP_CONNECT_SLOTS, "tcp_totals is ABI");
 
 #endif /* KERNSCOPE_TCP_H */

@@ -3,7 +3,7 @@
 // loaded or attached.
 import { ProbeAggregator } from '../aggregate/ProbeAggregator';
 import { mapFamilies } from '../aggregate/MapMetrics';
-import type { MetricFamily } from '../aggregate/MetricFamily';
+import type { Labels, MetricFamily } from '../aggregate/MetricFamily';
 import type { AgentOptions } from '../config/AgentOptions';
 import { effectiveProbeOptions } from '../config/AgentOptions';
 import type { EffectiveProbeOptions } from '../config/probeOptions';
@@ -68,6 +68,7 @@ export class Agent {
           cgroup: probe.cgroup === undefined ? undefined : resolveCgroup(probe.cgroup),
           comm: probe.comm,
           netns: this.options.netns === undefined ? undefined : resolveNetns(this.options.netns),
+          attribution: this.attribution !== undefined,
         };
         this.startProbe(loader, withOptionalLabels(findProbe(name)!, probe.labels), settings, probe);
       }
@@ -101,6 +102,7 @@ export class Agent {
           maxSeriesPerMetric: this.options.maxSeriesPerMetric,
           seriesTtlMs: this.options.seriesTtlMs,
           bounds: probe.buckets,
+          attribution: this.attributionLabels(),
         }),
       ];
       this.running.push({ loaded, records, families });
@@ -118,15 +120,19 @@ export class Agent {
     const layout = RecordLayout.fromObject(object, record.struct);
     const recordType = object.enumValues('ks_record_type')[record.type];
     if (recordType === undefined) throw new Error(`${definition.name}: no ${record.type} in enum ks_record_type`);
-    const attribution = this.attribution;
     const aggregator = new ProbeAggregator(definition, layout, recordType, {
       maxSeriesPerMetric: this.options.maxSeriesPerMetric,
       seriesTtlMs: this.options.seriesTtlMs,
-      attribution: attribution && ((id) => attribution.labels(id)),
+      attribution: this.attributionLabels(),
     });
     const drain = new RingDrain(object, aggregator, { intervalMs: this.options.drainIntervalMs });
     drain.start();
     return { aggregator, drain };
+  }
+
+  private attributionLabels(): ((cgroupId: bigint) => Labels) | undefined {
+    const attribution = this.attribution;
+    return attribution && ((id) => attribution.labels(id));
   }
 
   /**

@@ -28,13 +28,17 @@ interface MapEntry {
 /** Reads a map at most once per event-loop turn, however many families use it. */
 class MapReader {
   private cached: MapEntry[] | undefined;
-  private readonly cpus = addon.possibleCpus();
+  /** Values per key: one per possible CPU in a per-CPU map, else one. */
+  private readonly cpus: number;
 
   constructor(
     private readonly object: NativeBpfObject,
     private readonly map: string,
     private readonly valueSize: number,
-  ) {}
+  ) {
+    const type = object.maps().find((m) => m.name === map)?.type ?? '';
+    this.cpus = type.startsWith('percpu') ? addon.possibleCpus() : 1;
+  }
 
   entries(): MapEntry[] {
     if (this.cached) return this.cached;
@@ -105,6 +109,8 @@ function slotBuckets(bounds: readonly number[], scale: number, slots: number): n
 
 class MapFamilyBase {
   protected readonly keyFields: [string, Field, KeyLabel][];
+  /** The key's cgroup id field and what it expands to, when attribution is on. */
+  private readonly cgroup?: { field: Field; expand: (id: bigint) => Labels };
   protected readonly valueLayout: RecordLayout;
   private readonly cap: SeriesCap;
   private readonly states = new Map<string, SeriesState>();
@@ -130,6 +136,9 @@ class MapFamilyBase {
       from,
     ]);
     this.cap = new SeriesCap(maxSeries);
+    if (definition.cgroupField && settings.attribution) {
+      this.cgroup = { field: keyLayout.field(definition.cgroupField), expand: settings.attribution };
+    }
   }
 
   protected labelsOf(entry: MapEntry): Labels {
@@ -138,6 +147,7 @@ class MapFamilyBase {
       const raw = readField(entry.key, 0, field);
       labels[label] = from.format && typeof raw === 'number' ? from.format(raw) : String(raw);
     }
+    if (this.cgroup) Object.assign(labels, this.cgroup.expand(entry.key.getBigUint64(this.cgroup.field.offset, true)));
     return labels;
   }
 
@@ -187,7 +197,11 @@ class MapFamilyBase {
   }
 
   private overflowLabels(): Labels {
-    return Object.fromEntries(this.keyFields.map(([label]) => [label, OVERFLOW_LABEL_VALUE]));
+    const names = [
+      ...this.keyFields.map(([label]) => label),
+      ...(this.cgroup ? Object.keys(this.cgroup.expand(0n)) : []),
+    ];
+    return Object.fromEntries(names.map((label) => [label, OVERFLOW_LABEL_VALUE]));
   }
 }
 
@@ -307,6 +321,8 @@ export interface MapMetricSettings {
   now?: () => number;
   /** Histogram bounds by metric name, overriding the probe's defaults. */
   bounds?: Record<string, number[]>;
+  /** cgroup id -> namespace, pod, container, for metrics with a `cgroupField`; absent: attribution off. */
+  attribution?: (cgroupId: bigint) => Labels;
 }
 
 /** The families of a probe's map-backed metrics. */

@@ -21,6 +21,8 @@ export interface LoadSettings {
   comm?: string;
   /** Only sockets in this network namespace (inode); applies to probes with a netns filter. */
   netns?: number;
+  /** Key maps by cgroup, for namespace/pod/container labels (probes with `cgroupKeys`). */
+  attribution?: boolean;
 }
 
 export interface ChosenVariant {
@@ -189,6 +191,7 @@ export class ProbeLoader {
     }
     if (settings.comm) object.setConstant('targ_comm', commBytes(settings.comm));
     if (settings.netns !== undefined && definition.netnsFilter) object.setConstant('targ_netns', u32(settings.netns));
+    if (settings.attribution && definition.cgroupKeys) object.setConstant('targ_attribute', Uint8Array.of(1));
   }
 
   /** The chosen variant whose program (or own map) the load failure names, if any. */

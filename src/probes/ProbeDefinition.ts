@@ -56,6 +56,8 @@ interface MapMetricBase {
   labels: Record<string, KeyLabel>;
   /** Labels left off unless the probe's config turns them on; series that differ only in them are summed. */
   optionalLabels?: string[];
+  /** u64 key field holding a cgroup v2 id: labels `namespace`, `pod`, `container` when attribution is on. */
+  cgroupField?: string;
 }
 
 export interface MapCounterDefinition extends MapMetricBase {
@@ -107,6 +109,8 @@ export interface ProbeDefinition {
   record?: { struct: string; type: string; version: number };
   /** The object has `targ_netns`: a network-namespace filter (--netns) for socket events. */
   netnsFilter?: boolean;
+  /** The object has `targ_attribute`: set, its maps key by cgroup (see `cgroupField`). */
+  cgroupKeys?: boolean;
   recordMetrics: RecordCounterDefinition[];
   mapMetrics: MapMetricDefinition[];
 }

@@ -30,7 +30,13 @@ function tcpEvent(name: string, category: string, event: string): AttachVariant[
   ];
 }
 
-const totals = { map: 'tcp_totals', key: 'tcp_totals_key', value: 'tcp_totals', labels: {} };
+const totals = {
+  map: 'tcp_totals',
+  key: 'tcp_totals_key',
+  value: 'tcp_totals',
+  labels: {},
+  cgroupField: 'cgroup_id',
+};
 
 /**
  * TCP connections, connect latency and failures, retransmitted segments and
@@ -53,6 +59,7 @@ export const tcpProbe: ProbeDefinition = {
     { name: 'receive_reset', variants: tcpEvent('receive_reset', 'tcp', 'tcp_receive_reset') },
   ],
   netnsFilter: true,
+  cgroupKeys: true,
   recordMetrics: [],
   mapMetrics: [
     {
@@ -64,6 +71,7 @@ export const tcpProbe: ProbeDefinition = {
       value: 'tcp_count',
       field: 'count',
       labels: { direction: labelOf(TCP_DIRECTIONS) },
+      cgroupField: 'cgroup_id',
     },
     {
       ...totals,
@@ -98,6 +106,7 @@ export const tcpProbe: ProbeDefinition = {
       value: 'tcp_count',
       field: 'count',
       labels: { direction: labelOf(TCP_RESET_DIRECTIONS) },
+      cgroupField: 'cgroup_id',
     },
   ],
 };
