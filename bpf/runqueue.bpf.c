@@ -37,10 +37,13 @@ struct {
 	__type(value, __u64);
 } runqueue_starts SEC(".maps");
 
+/* Count each waiting task's cgroup apart (user space labels it namespace/pod/container). */
+const volatile bool targ_attribute = false;
+
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, KS_RUNQUEUE_MAX_CGROUPS);
+	__type(key, struct runqueue_key);
 	__type(value, struct runqueue_stats);
 } runqueue_stats SEC(".maps");
 
@@ -106,9 +109,11 @@ static __always_inline void woken(struct task_struct *task)
 static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 				     struct task_struct *next)
 {
+	static const struct runqueue_stats zero;
 	struct runqueue_stats *stats;
-	__u32 pid, zero = 0;
+	struct runqueue_key key = {};
 	__u64 *start, delta;
+	__u32 pid;
 
 	if (preempt || ks_task_state(prev) == KS_TASK_RUNNING)
 		preempted(prev);
@@ -120,9 +125,17 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	delta = bpf_ktime_get_ns() - *start;
 	bpf_map_delete_elem(&runqueue_starts, &pid);
 
-	stats = bpf_map_lookup_elem(&runqueue_stats, &zero);
-	if (!stats)
-		return 0; /* cannot happen: a one-slot array */
+	if (targ_attribute)
+		key.cgroup_id = BPF_CORE_READ(next, cgroups, dfl_cgrp, kn, id);
+	stats = bpf_map_lookup_elem(&runqueue_stats, &key);
+	if (!stats) {
+		bpf_map_update_elem(&runqueue_stats, &key, &zero, BPF_NOEXIST);
+		stats = bpf_map_lookup_elem(&runqueue_stats, &key);
+		if (!stats) {
+			ks_count_drop(); /* more cgroups than the map holds */
+			return 0;
+		}
+	}
 	/* Per-CPU value, and sched_switch runs with interrupts off: plain adds. */
 	stats->count++;
 	stats->sum_ns += delta;

@@ -13,6 +13,7 @@ export const runqueueProbe: ProbeDefinition = {
   name: 'runqueue',
   summary: 'run-queue latency: time runnable tasks wait for a CPU (aggregated in the kernel)',
   object: 'runqueue.bpf.o',
+  cgroupKeys: true,
   attach: [
     {
       name: 'sched_wakeup',
@@ -50,6 +51,7 @@ export const runqueueProbe: ProbeDefinition = {
       scale: 1e-9,
       bounds: RUNQUEUE_LATENCY_BOUNDS,
       labels: {},
+      cgroupField: 'cgroup_id',
     },
   ],
 };

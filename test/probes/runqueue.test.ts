@@ -9,6 +9,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
+import path from 'node:path';
+
 import tap from 'tap';
 
 import { mapFamilies } from '../../src/aggregate/MapMetrics';
@@ -157,6 +159,11 @@ void tap.test('spinners sharing a CPU, cgroup filter: waits match the kernel and
   const sumSeconds = valueOf(samples, 'kernscope_runqueue_latency_seconds_sum') ?? 0;
   t.ok(count > 0, `waits observed (${count})`);
   checkAgainstSchedstat(t, { count, sumSeconds }, expected);
+  t.same(
+    select(samples, 'kernscope_runqueue_latency_seconds_count').map((s) => s.labels),
+    [{ namespace: 'host', pod: '', container: path.basename(cgroup) }],
+    'one series, labelled by the cgroup the spinners waited in',
+  );
 
   // Waits at or above the slice: the first bucket bound at or above it.
   const slice = schedulerSlice();
