@@ -11,6 +11,8 @@
 
 KS_EXPORT_TYPE(syscall_key);
 KS_EXPORT_TYPE(syscall_stats);
+KS_EXPORT_TYPE(syscall_count_key);
+KS_EXPORT_TYPE(syscall_count);
 KS_EXPORT_TYPE(syscall_error_key);
 KS_EXPORT_TYPE(syscall_error_stats);
 
@@ -48,6 +50,16 @@ struct {
 	__type(key, struct syscall_key);
 	__type(value, struct syscall_stats);
 } syscall_stats SEC(".maps");
+
+/* Count each calling task's cgroup apart (user space labels it namespace/pod/container). */
+const volatile bool targ_attribute = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct syscall_count_key);
+	__type(value, struct syscall_count);
+} syscall_counts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -87,28 +99,42 @@ static __always_inline int on_enter(long id, bool in_task_storage)
 	return 0;
 }
 
+/* The map's value for `key`, created zeroed on first use; NULL (counted as lost) if the map is full. */
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *zero)
+{
+	void *value = bpf_map_lookup_elem(map, key);
+
+	if (value)
+		return value;
+	bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	value = bpf_map_lookup_elem(map, key);
+	if (!value)
+		ks_count_drop();
+	return value;
+}
+
 /* Counts a finished syscall; its latency too unless `timed` is false. */
 static __always_inline void count_exit(__u32 id, __u64 delta, long ret, bool timed)
 {
-	struct syscall_key key = {.id = id};
-	struct syscall_stats *stats;
+	static const struct syscall_stats zero_stats;
+	static const struct syscall_count zero_count;
+	struct syscall_count_key count_key = {.id = id};
+	struct syscall_count *count;
 
-	stats = bpf_map_lookup_elem(&syscall_stats, &key);
-	if (!stats) {
-		struct syscall_stats zero = {};
-
-		bpf_map_update_elem(&syscall_stats, &key, &zero, BPF_NOEXIST);
-		stats = bpf_map_lookup_elem(&syscall_stats, &key);
-		if (!stats) {
-			ks_count_drop();
-			return;
-		}
-	}
-	/* Per-CPU value: plain adds are safe. */
-	stats->count++;
+	if (targ_attribute)
+		count_key.cgroup_id = bpf_get_current_cgroup_id();
+	/* Per-CPU values: plain adds are safe. */
+	count = lookup_or_init(&syscall_counts, &count_key, &zero_count);
+	if (count)
+		count->count++;
 	if (timed) {
-		stats->sum_ns += delta;
-		stats->slots[ks_log2_slot(delta)]++;
+		struct syscall_key key = {.id = id};
+		struct syscall_stats *stats = lookup_or_init(&syscall_stats, &key, &zero_stats);
+
+		if (stats) {
+			stats->sum_ns += delta;
+			stats->slots[ks_log2_slot(delta)]++;
+		}
 	}
 
 	if (ret < 0 && ret >= -4095) {

@@ -12,10 +12,21 @@ struct syscall_key {
 	__u32 id; /* syscall number of the traced task's ABI */
 };
 
-struct syscall_stats {
+/* Counted apart per task cgroup when attribution is on: counts only, small per-CPU values. */
+struct syscall_count_key {
+	__u32 id;
+	__u32 pad;
+	__u64 cgroup_id; /* the calling task's cgroup v2 id when attribution is on, else 0 */
+};
+
+struct syscall_count {
 	__u64 count;
+};
+
+/* Latency per syscall, node-wide: a histogram per cgroup would cost 264 bytes per CPU each. */
+struct syscall_stats {
 	__u64 sum_ns;
-	__u64 slots[KS_LOG2_SLOTS]; /* log2(latency ns) histogram */
+	__u64 slots[KS_LOG2_SLOTS]; /* log2(latency ns) histogram; their sum is the count */
 };
 
 struct syscall_error_key {
@@ -27,7 +38,8 @@ struct syscall_error_stats {
 	__u64 count;
 };
 
-_Static_assert(sizeof(struct syscall_stats) == 16 + 8 * KS_LOG2_SLOTS, "syscall_stats is ABI");
+_Static_assert(sizeof(struct syscall_count_key) == 16, "syscall_count_key is ABI");
+_Static_assert(sizeof(struct syscall_stats) == 8 + 8 * KS_LOG2_SLOTS, "syscall_stats is ABI");
 _Static_assert(sizeof(struct syscall_error_key) == 8, "syscall_error_key is ABI");
 
 #endif /* KERNSCOPE_SYSCALLS_H */

@@ -12,7 +12,8 @@ export const syscallCountsProbe: ProbeDefinition = {
   summary: 'syscall counts and errors, by syscall, without latency (half the cost of syscalls)',
   object: syscallsProbe.object,
   subsetOf: syscallsProbe.name,
-  skipMaps: ['syscall_starts', 'syscall_task_starts'],
+  skipMaps: ['syscall_starts', 'syscall_task_starts', 'syscall_stats'],
+  cgroupKeys: true,
   attach: [
     {
       name: 'sys_exit',

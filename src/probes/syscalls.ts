@@ -17,6 +17,7 @@ export const syscallsProbe: ProbeDefinition = {
   // Enter and exit share each thread's start time: tp_btf keeps it in task
   // storage, the older kinds in a hash keyed by thread id.
   sameKindAtEveryPoint: true,
+  cgroupKeys: true,
   attach: (['enter', 'exit'] as const).map((phase) => ({
     name: `sys_${phase}`,
     variants: [
@@ -35,12 +36,13 @@ export const syscallsProbe: ProbeDefinition = {
     {
       type: 'counter',
       name: 'kernscope_syscalls_total',
-      help: 'Completed syscalls, by syscall name.',
-      map: 'syscall_stats',
-      key: 'syscall_key',
-      value: 'syscall_stats',
+      help: 'Completed syscalls, by syscall name and, with attribution, the calling namespace, pod and container.',
+      map: 'syscall_counts',
+      key: 'syscall_count_key',
+      value: 'syscall_count',
       field: 'count',
       labels: { syscall: { field: 'id', format: syscallName } },
+      cgroupField: 'cgroup_id',
     },
     {
       type: 'histogram',

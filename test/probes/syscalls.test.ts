@@ -1,8 +1,13 @@
 // The syscalls probe against a workload whose syscalls are known exactly: a
-// process filtered by pid makes N getppid() calls and K failing close() calls.
+// process filtered by pid makes N getppid() calls and K failing close() calls,
+// from a cgroup the test creates (the counts carry its attribution).
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+
 import t from 'tap';
 
 import { AgentProcess } from '../helpers/agent';
+import { createCgroup } from '../helpers/cgroup';
 import { syscallWorkload } from '../helpers/syscallWorkload';
 import { select, valueOf } from '../helpers/metrics';
 
@@ -11,11 +16,23 @@ const FAILURES = 37;
 
 void t.test('getppid count and latency histogram are exact for the filtered process', async (t) => {
   const workload = await syscallWorkload(t, { getppid: CALLS, badCloses: FAILURES });
+  const cgroup = createCgroup(t);
+  writeFileSync(path.join(cgroup, 'cgroup.procs'), String(workload.pid));
   const agent = await AgentProcess.start(t, ['--probes', 'syscalls', '--pid', String(workload.pid)]);
   await workload.run();
 
   const samples = await agent.metrics();
-  t.equal(valueOf(samples, 'kernscope_syscalls_total', { syscall: 'getppid' }), CALLS, 'getppid calls');
+  t.same(
+    select(samples, 'kernscope_syscalls_total', { syscall: 'getppid' }),
+    [
+      {
+        name: 'kernscope_syscalls_total',
+        labels: { syscall: 'getppid', namespace: 'host', pod: '', container: path.basename(cgroup) },
+        value: CALLS,
+      },
+    ],
+    'getppid calls, by the cgroup that made them',
+  );
   t.equal(
     valueOf(samples, 'kernscope_syscall_duration_seconds_count', { syscall: 'getppid' }),
     CALLS,
