@@ -1,6 +1,7 @@
 // What tracing syscalls costs the traced workload: ns per getppid() call
 // (bench/syscall_loop, back to back) with nothing attached, with kernscope's
-// syscalls probe (the agent, in-kernel aggregation), with a ring record per
+// syscalls probe (the agent, in-kernel aggregation; with and without
+// attribution, which keys counts by the caller's cgroup), with a ring record per
 // syscall drained by kernscope (the alternative the syscalls probe rejected),
 // with kernscope's syscall_counts probe (counts only, one program), with
 // libbpf-tools syscount (counts; and -L, counts + latency, the same work
@@ -87,19 +88,17 @@ function command(name: string, file: string, args: string[], attached: RegExp): 
   };
 }
 
-function agent(name: string, probe: string): Tracer {
-  return command(
-    name,
-    process.execPath,
-    [CLI, 'run', '--probes', probe, '--listen', '127.0.0.1:0'],
-    /kernscope running/,
-  );
+function agent(name: string, probe: string, ...args: string[]): Tracer {
+  const argv = [CLI, 'run', '--probes', probe, '--listen', '127.0.0.1:0', ...args];
+  return command(name, process.execPath, argv, /kernscope running/);
 }
 
 const tracers: Tracer[] = [
   { name: 'nothing attached', start: () => Promise.resolve(() => Promise.resolve()) },
   agent('kernscope syscalls probe (agent)', 'syscalls'),
+  agent('kernscope syscalls, attribution off', 'syscalls', '--attribution', 'false'),
   agent('kernscope syscall_counts probe (agent)', 'syscall_counts'),
+  agent('kernscope syscall_counts, attribution off', 'syscall_counts', '--attribution', 'false'),
   {
     name: 'kernscope ring record per syscall',
     start() {
@@ -200,10 +199,10 @@ async function main(): Promise<void> {
   const cpu = /model name\s*:\s*(.*)/.exec(execFileSync('cat', ['/proc/cpuinfo']).toString())?.[1] ?? '?';
   console.log(`cpu: ${cpu} (${os.cpus().length} cores)  kernel: ${os.release()}  node: ${process.version}`);
   console.log(`workload: getppid() back to back for ${seconds} s, median of ${trials} trials; tracers system-wide\n`);
-  console.log(`${'tracer'.padEnd(36)} ${'ns/call'.padStart(8)} ${'added ns'.padStart(9)}`);
+  console.log(`${'tracer'.padEnd(42)} ${'ns/call'.padStart(8)} ${'added ns'.padStart(9)}`);
   for (const row of rows) {
     console.log(
-      `${row.tracer.padEnd(36)} ${row.nsPerCall.toFixed(1).padStart(8)} ${row.addedNs.toFixed(1).padStart(9)}`,
+      `${row.tracer.padEnd(42)} ${row.nsPerCall.toFixed(1).padStart(8)} ${row.addedNs.toFixed(1).padStart(9)}`,
     );
   }
   const added = (name: string): number => rows.find((r) => r.tracer === name)!.addedNs;
