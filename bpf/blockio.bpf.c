@@ -17,6 +17,8 @@
 
 KS_EXPORT_TYPE(blockio_key);
 KS_EXPORT_TYPE(blockio_stats);
+KS_EXPORT_TYPE(blockio_bytes_key);
+KS_EXPORT_TYPE(blockio_bytes);
 
 /*
  * The operation is the low 8 bits of cmd_flags (REQ_OP_BITS, since commit
@@ -39,9 +41,13 @@ struct blockio_req {
 struct blockio_start {
 	__u64 ts_ns;
 	__u64 remaining; /* bytes still to complete; 0: the next completion ends it */
+	__u64 cgroup_id; /* the request's owner (blkcg) when attribution is on */
 	__u32 dev;
 	__u32 op;
 };
+
+/* Count each request's owning cgroup apart (user space labels it namespace/pod/container). */
+const volatile bool targ_attribute = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -56,6 +62,38 @@ struct {
 	__type(key, struct blockio_key);
 	__type(value, struct blockio_stats);
 } blockio_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct blockio_bytes_key);
+	__type(value, struct blockio_bytes);
+} blockio_bytes SEC(".maps");
+
+/*
+ * The cgroup that owns a request's I/O: the blkcg its first bio was charged
+ * to (the writer of a page under writeback, not the flusher that issues it),
+ * when that is a cgroup v2 cgroup below the root (hierarchy 0 is v2's);
+ * otherwise (no io controller in the subtree, a v1 blkio hierarchy, no bio,
+ * no CONFIG_BLK_CGROUP) the cgroup of the task that issues the request.
+ */
+static __always_inline __u64 request_cgroup(struct request *rq)
+{
+	struct blkcg_gq *blkg = NULL;
+	struct cgroup *cgroup;
+
+	if (!targ_attribute)
+		return 0;
+	if (bpf_core_field_exists(((struct bio *)0)->bi_blkg))
+		blkg = BPF_CORE_READ(rq, bio, bi_blkg);
+	if (blkg) {
+		cgroup = BPF_CORE_READ(blkg, blkcg, css.cgroup);
+		if (cgroup && BPF_CORE_READ(cgroup, level) > 0 &&
+		    BPF_CORE_READ(cgroup, root, hierarchy_id) == 0)
+			return BPF_CORE_READ(cgroup, kn, id);
+	}
+	return bpf_get_current_cgroup_id();
+}
 
 static __always_inline __u32 op_class(__u32 req_op)
 {
@@ -100,11 +138,13 @@ static __always_inline __u32 op_of_rwbs(const char *rwbs)
 	}
 }
 
-static __always_inline void on_issue(struct blockio_req *req, __u32 dev, __u32 op, __u64 bytes)
+static __always_inline void on_issue(struct blockio_req *req, __u32 dev, __u32 op, __u64 bytes,
+				     __u64 cgroup_id)
 {
 	struct blockio_start start = {
 		.ts_ns = bpf_ktime_get_ns(),
 		.remaining = bytes,
+		.cgroup_id = cgroup_id,
 		.dev = dev,
 		.op = op,
 	};
@@ -117,6 +157,8 @@ static __always_inline void on_issue(struct blockio_req *req, __u32 dev, __u32 o
 static __always_inline void on_complete(struct blockio_req *req, __u64 nr_bytes)
 {
 	struct blockio_start *start = bpf_map_lookup_elem(&blockio_starts, req);
+	struct blockio_bytes_key bytes_key = {};
+	struct blockio_bytes *bytes;
 	struct blockio_stats *stats;
 	struct blockio_key key = {};
 	__u64 delta = 0;
@@ -124,8 +166,9 @@ static __always_inline void on_complete(struct blockio_req *req, __u64 nr_bytes)
 
 	if (!start)
 		return; /* issued before the probe started, or filtered out */
-	key.dev = start->dev;
-	key.op = start->op;
+	key.dev = bytes_key.dev = start->dev;
+	key.op = bytes_key.op = start->op;
+	bytes_key.cgroup_id = start->cgroup_id;
 	done = nr_bytes >= start->remaining;
 	if (done) {
 		delta = bpf_ktime_get_ns() - start->ts_ns;
@@ -134,6 +177,25 @@ static __always_inline void on_complete(struct blockio_req *req, __u64 nr_bytes)
 		/* Partial completion (blk_update_request): the rest follows. */
 		start->remaining -= nr_bytes;
 	}
+
+	/*
+	 * Per-CPU values: plain adds are safe. Completions of two requests can
+	 * nest on one CPU (softirq under an interrupt), but the kernel does not
+	 * run a tracing program inside itself, so only one of them updates.
+	 */
+	bytes = bpf_map_lookup_elem(&blockio_bytes, &bytes_key);
+	if (!bytes) {
+		struct blockio_bytes zero = {};
+
+		bpf_map_update_elem(&blockio_bytes, &bytes_key, &zero, BPF_NOEXIST);
+		bytes = bpf_map_lookup_elem(&blockio_bytes, &bytes_key);
+	}
+	if (bytes)
+		bytes->bytes += nr_bytes;
+	else
+		ks_count_drop();
+	if (!done)
+		return;
 
 	stats = bpf_map_lookup_elem(&blockio_stats, &key);
 	if (!stats) {
@@ -146,14 +208,6 @@ static __always_inline void on_complete(struct blockio_req *req, __u64 nr_bytes)
 			return;
 		}
 	}
-	/*
-	 * Per-CPU value: plain adds are safe. Completions of two requests can
-	 * nest on one CPU (softirq under an interrupt), but the kernel does not
-	 * run a tracing program inside itself, so only one of them updates.
-	 */
-	stats->bytes += nr_bytes;
-	if (!done)
-		return;
 	stats->count++;
 	stats->sum_ns += delta;
 	stats->slots[ks_log2_slot(delta)]++;
@@ -174,7 +228,7 @@ static __always_inline int issue_rq(struct request *rq)
 		return 0; /* no disk (e.g. an NVMe admin command): not disk I/O */
 	dev = BPF_CORE_READ(disk, major) << KS_MINORBITS | BPF_CORE_READ(disk, first_minor);
 	op = op_class(BPF_CORE_READ(rq, cmd_flags) & KS_REQ_OP_MASK);
-	on_issue(&req, dev, op, BPF_CORE_READ(rq, __data_len));
+	on_issue(&req, dev, op, BPF_CORE_READ(rq, __data_len), request_cgroup(rq));
 	return 0;
 }
 
@@ -234,7 +288,7 @@ int blockio_issue_tracepoint(struct trace_event_raw_block_rq *ctx)
 	rwbs[0] = ctx->rwbs[0];
 	rwbs[1] = ctx->rwbs[1];
 	rwbs[2] = ctx->rwbs[2];
-	on_issue(&req, req.dev, op_of_rwbs(rwbs), 0);
+	on_issue(&req, req.dev, op_of_rwbs(rwbs), 0, 0); /* no request pointer: no owner */
 	return 0;
 }
 

@@ -23,14 +23,26 @@ struct blockio_key {
 	__u32 op; /* enum blockio_op */
 };
 
+/* Latency per disk and op, node-wide: a histogram per cgroup would cost 272 bytes per CPU each. */
 struct blockio_stats {
 	__u64 count; /* completed requests */
 	__u64 sum_ns; /* issue-to-completion time, summed */
-	__u64 bytes; /* bytes completed */
 	__u64 slots[KS_LOG2_SLOTS]; /* log2(latency ns) histogram */
 };
 
+/* Bytes per disk, op and owning cgroup (the request's blkcg) when attribution is on. */
+struct blockio_bytes_key {
+	__u32 dev;
+	__u32 op;
+	__u64 cgroup_id; /* 0 when attribution is off or the request has no blkcg */
+};
+
+struct blockio_bytes {
+	__u64 bytes; /* bytes completed */
+};
+
 _Static_assert(sizeof(struct blockio_key) == 8, "blockio_key is ABI");
-_Static_assert(sizeof(struct blockio_stats) == 24 + 8 * KS_LOG2_SLOTS, "blockio_stats is ABI");
+_Static_assert(sizeof(struct blockio_stats) == 16 + 8 * KS_LOG2_SLOTS, "blockio_stats is ABI");
+_Static_assert(sizeof(struct blockio_bytes_key) == 16, "blockio_bytes_key is ABI");
 
 #endif /* KERNSCOPE_BLOCKIO_H */

@@ -23,6 +23,7 @@ export const blockioProbe: ProbeDefinition = {
   name: 'blockio',
   summary: 'block I/O latency and bytes, by disk and operation (aggregated in the kernel)',
   object: 'blockio.bpf.o',
+  cgroupKeys: true,
   attach: [
     {
       name: 'block_rq_issue',
@@ -59,12 +60,13 @@ export const blockioProbe: ProbeDefinition = {
     {
       type: 'counter',
       name: 'kernscope_block_io_bytes_total',
-      help: 'Bytes of completed block requests, by disk and operation.',
-      map: 'blockio_stats',
-      key: 'blockio_key',
-      value: 'blockio_stats',
+      help: 'Bytes of completed block requests, by disk, operation and, with attribution, the owning namespace, pod and container (blkcg).',
+      map: 'blockio_bytes',
+      key: 'blockio_bytes_key',
+      value: 'blockio_bytes',
       field: 'bytes',
       labels,
+      cgroupField: 'cgroup_id',
     },
   ],
 };

@@ -1,9 +1,13 @@
 // The blockio probe end to end: direct-I/O writes of a known size to a fresh
-// loop device that nothing else touches, read back through /metrics as an
-// exact request count and byte total for that disk.
+// loop device that nothing else touches, from a cgroup the test creates, read
+// back through /metrics as an exact request count and byte total for that
+// disk, the bytes attributed to that cgroup.
+import path from 'node:path';
+
 import t from 'tap';
 
 import { AgentProcess } from '../helpers/agent';
+import { createCgroup } from '../helpers/cgroup';
 import { createLoopDevice } from '../helpers/loopDevice';
 import type { Sample } from '../helpers/metrics';
 import { select, sumOf, valueOf } from '../helpers/metrics';
@@ -20,14 +24,10 @@ void t.test('direct writes to a loop device: exact count and bytes, labelled by 
 
   // The device is new and unread, but measure the change around the workload anyway.
   const before = await agent.metrics();
-  const dd = await run('dd', [
-    'if=/dev/zero',
-    `of=${loop.path}`,
-    `bs=${SIZE}`,
-    `count=${WRITES}`,
-    'oflag=direct',
-    'conv=notrunc',
-    'status=none',
+  const cgroup = createCgroup(t);
+  const dd = await run('/bin/sh', [
+    '-c',
+    `echo $$ > ${cgroup}/cgroup.procs && exec dd if=/dev/zero of=${loop.path} bs=${SIZE} count=${WRITES} oflag=direct conv=notrunc status=none`,
   ]);
   t.same({ code: dd.code, stderr: dd.stderr }, { code: 0, stderr: '' }, 'dd wrote');
   // O_DIRECT writes return after their completion: everything is counted now.
@@ -37,6 +37,12 @@ void t.test('direct writes to a loop device: exact count and bytes, labelled by 
     (valueOf(after, name, labels) ?? 0) - (valueOf(before, name, labels) ?? 0);
   t.equal(delta('kernscope_block_io_duration_seconds_count', write), WRITES, 'one write request per dd block');
   t.equal(delta('kernscope_block_io_bytes_total', write), WRITES * SIZE, 'bytes written');
+  // The owner is the request's blkcg where cgroup v2 runs the io controller, else the issuing task's cgroup.
+  t.same(
+    select(after, 'kernscope_block_io_bytes_total', write).map((s) => [s.labels.container, s.value]),
+    [[path.basename(cgroup), WRITES * SIZE]],
+    'the bytes belong to the cgroup that wrote them',
+  );
   t.equal(
     onDevice(after, 'kernscope_block_io_duration_seconds_count') -
       onDevice(before, 'kernscope_block_io_duration_seconds_count'),
