@@ -156,6 +156,8 @@ static __always_inline void on_issue(struct blockio_req *req, __u32 dev, __u32 o
 
 static __always_inline void on_complete(struct blockio_req *req, __u64 nr_bytes)
 {
+	static const struct blockio_bytes zero_bytes;
+	static const struct blockio_stats zero_stats;
 	struct blockio_start *start = bpf_map_lookup_elem(&blockio_starts, req);
 	struct blockio_bytes_key bytes_key = {};
 	struct blockio_bytes *bytes;
@@ -183,31 +185,15 @@ static __always_inline void on_complete(struct blockio_req *req, __u64 nr_bytes)
 	 * nest on one CPU (softirq under an interrupt), but the kernel does not
 	 * run a tracing program inside itself, so only one of them updates.
 	 */
-	bytes = bpf_map_lookup_elem(&blockio_bytes, &bytes_key);
-	if (!bytes) {
-		struct blockio_bytes zero = {};
-
-		bpf_map_update_elem(&blockio_bytes, &bytes_key, &zero, BPF_NOEXIST);
-		bytes = bpf_map_lookup_elem(&blockio_bytes, &bytes_key);
-	}
+	bytes = ks_lookup_or_init(&blockio_bytes, &bytes_key, &zero_bytes);
 	if (bytes)
 		bytes->bytes += nr_bytes;
-	else
-		ks_count_drop();
 	if (!done)
 		return;
 
-	stats = bpf_map_lookup_elem(&blockio_stats, &key);
-	if (!stats) {
-		struct blockio_stats zero = {};
-
-		bpf_map_update_elem(&blockio_stats, &key, &zero, BPF_NOEXIST);
-		stats = bpf_map_lookup_elem(&blockio_stats, &key);
-		if (!stats) {
-			ks_count_drop();
-			return;
-		}
-	}
+	stats = ks_lookup_or_init(&blockio_stats, &key, &zero_stats);
+	if (!stats)
+		return;
 	stats->count++;
 	stats->sum_ns += delta;
 	stats->slots[ks_log2_slot(delta)]++;

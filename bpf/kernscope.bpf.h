@@ -89,6 +89,20 @@ static __always_inline void ks_count_drop(void)
 		*count += 1; /* per-CPU slot: no atomic needed */
 }
 
+/* The map's value for `key`, created zeroed on first use; NULL (counted as lost) if the map is full. */
+static __always_inline void *ks_lookup_or_init(void *map, const void *key, const void *zero)
+{
+	void *value = bpf_map_lookup_elem(map, key);
+
+	if (value)
+		return value;
+	bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	value = bpf_map_lookup_elem(map, key);
+	if (!value)
+		ks_count_drop();
+	return value;
+}
+
 /* Reserve a record and fill its header from the current task. */
 static __always_inline void *ks_reserve(__u32 size, __u16 type, __u16 version)
 {

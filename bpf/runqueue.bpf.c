@@ -127,15 +127,9 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 
 	if (targ_attribute)
 		key.cgroup_id = BPF_CORE_READ(next, cgroups, dfl_cgrp, kn, id);
-	stats = bpf_map_lookup_elem(&runqueue_stats, &key);
-	if (!stats) {
-		bpf_map_update_elem(&runqueue_stats, &key, &zero, BPF_NOEXIST);
-		stats = bpf_map_lookup_elem(&runqueue_stats, &key);
-		if (!stats) {
-			ks_count_drop(); /* more cgroups than the map holds */
-			return 0;
-		}
-	}
+	stats = ks_lookup_or_init(&runqueue_stats, &key, &zero);
+	if (!stats)
+		return 0; /* more cgroups than the map holds: counted as lost */
 	/* Per-CPU value, and sched_switch runs with interrupts off: plain adds. */
 	stats->count++;
 	stats->sum_ns += delta;

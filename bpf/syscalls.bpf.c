@@ -99,20 +99,6 @@ static __always_inline int on_enter(long id, bool in_task_storage)
 	return 0;
 }
 
-/* The map's value for `key`, created zeroed on first use; NULL (counted as lost) if the map is full. */
-static __always_inline void *lookup_or_init(void *map, const void *key, const void *zero)
-{
-	void *value = bpf_map_lookup_elem(map, key);
-
-	if (value)
-		return value;
-	bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
-	value = bpf_map_lookup_elem(map, key);
-	if (!value)
-		ks_count_drop();
-	return value;
-}
-
 /* Counts a finished syscall; its latency too unless `timed` is false. */
 static __always_inline void count_exit(__u32 id, __u64 delta, long ret, bool timed)
 {
@@ -124,12 +110,12 @@ static __always_inline void count_exit(__u32 id, __u64 delta, long ret, bool tim
 	if (targ_attribute)
 		count_key.cgroup_id = bpf_get_current_cgroup_id();
 	/* Per-CPU values: plain adds are safe. */
-	count = lookup_or_init(&syscall_counts, &count_key, &zero_count);
+	count = ks_lookup_or_init(&syscall_counts, &count_key, &zero_count);
 	if (count)
 		count->count++;
 	if (timed) {
 		struct syscall_key key = {.id = id};
-		struct syscall_stats *stats = lookup_or_init(&syscall_stats, &key, &zero_stats);
+		struct syscall_stats *stats = ks_lookup_or_init(&syscall_stats, &key, &zero_stats);
 
 		if (stats) {
 			stats->sum_ns += delta;

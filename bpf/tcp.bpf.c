@@ -75,20 +75,6 @@ static __always_inline bool skip_sock(const struct sock *sk)
 	return targ_netns && skip_netns(ks_sock_netns(&sk->__sk_common));
 }
 
-/* The map's value for `key`, created zeroed on first use; NULL (counted) if the map is full. */
-static __always_inline void *lookup_or_init(void *map, const void *key, const void *zero)
-{
-	void *value = bpf_map_lookup_elem(map, key);
-
-	if (value)
-		return value;
-	bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
-	value = bpf_map_lookup_elem(map, key);
-	if (!value)
-		ks_count_drop();
-	return value;
-}
-
 static __always_inline __u64 cgroup_of(const struct sock *sk)
 {
 	return targ_attribute ? ks_sock_cgroup_id(sk) : 0;
@@ -99,14 +85,14 @@ static __always_inline struct tcp_totals *totals(const struct sock *sk)
 	static const struct tcp_totals zero;
 	struct tcp_totals_key key = {.cgroup_id = cgroup_of(sk)};
 
-	return lookup_or_init(&tcp_totals, &key, &zero);
+	return ks_lookup_or_init(&tcp_totals, &key, &zero);
 }
 
 static __always_inline void count_direction(void *map, __u32 direction, const struct sock *sk)
 {
 	static const struct tcp_count zero;
 	struct tcp_direction_key key = {.direction = direction, .cgroup_id = cgroup_of(sk)};
-	struct tcp_count *count = lookup_or_init(map, &key, &zero);
+	struct tcp_count *count = ks_lookup_or_init(map, &key, &zero);
 
 	/* Per-CPU value: plain adds are safe. */
 	if (count)

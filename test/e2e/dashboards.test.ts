@@ -23,7 +23,7 @@ import {
   variableQuery,
   variablesOf,
 } from '../helpers/dashboards';
-import { LabelledPrometheus } from '../helpers/labelledPrometheus';
+import { PrometheusServer } from '../helpers/prometheus';
 import { freePort } from '../helpers/net';
 import { sleep } from '../helpers/teardown';
 import type { PreparedWorkload } from './families';
@@ -127,7 +127,7 @@ void t.test('every panel and variable query returns data from Prometheus scrapin
   const agent = await AgentProcess.start(t, ['--bpf-stats', '--otlp-endpoint', `http://127.0.0.1:${closedPort}`], {
     env: { OTEL_METRIC_EXPORT_INTERVAL: '1000', OTEL_METRIC_EXPORT_TIMEOUT: '900' },
   });
-  const prometheus = await LabelledPrometheus.start(t, `127.0.0.1:${agent.port}`, { node: NODE });
+  const prometheus = await PrometheusServer.start(t, [`127.0.0.1:${agent.port}`], { labels: { node: NODE } });
 
   const t0 = await prometheus.scrapeAfter(Date.now(), 15000);
   for (const [name, workload] of prepared) {

@@ -1,5 +1,8 @@
 // A real Prometheus server (Debian package `prometheus`) on loopback, scraping
-// given targets every second into a throw-away TSDB, and its HTTP query API.
+// given targets every second into a throw-away TSDB (optionally with target
+// labels, as a ServiceMonitor's relabelling adds `node`), and the parts of its
+// HTTP API the tests and a Grafana dashboard use: instant queries, label
+// values and series.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,15 +15,22 @@ import { sleep, waitFor } from './teardown';
 export const PROMETHEUS = '/usr/bin/prometheus';
 export const PROMTOOL = '/usr/bin/promtool';
 
-interface VectorSample {
+export interface VectorSample {
   metric: Record<string, string>;
   value: [number, string];
 }
 
-interface QueryResponse {
+interface ApiResponse<T> {
   status: string;
   error?: string;
-  data?: { resultType: string; result: VectorSample[] };
+  data?: T;
+}
+
+export interface PrometheusOptions {
+  job?: string;
+  intervalSeconds?: number;
+  /** Labels added to every target (static_configs labels). */
+  labels?: Record<string, string>;
 }
 
 export class PrometheusServer {
@@ -36,15 +46,15 @@ export class PrometheusServer {
   }
 
   /**
-   * Starts Prometheus scraping `targets` (host:port) as job `job` every
-   * `intervalSeconds`, storing into a fresh temporary directory; waits for
-   * /-/ready. Stopped (SIGTERM, then SIGKILL) and its directory removed at teardown.
+   * Starts Prometheus scraping `targets` (host:port) as job `job` (default
+   * kernscope) every `intervalSeconds` (default 1), with `labels` on the
+   * targets, storing into a fresh temporary directory; waits for /-/ready.
+   * Stopped (SIGTERM, then SIGKILL) and its directory removed at teardown.
    */
   static async start(
     t: HasTeardown,
     targets: string[],
-    job = 'kernscope',
-    intervalSeconds = 1,
+    { job = 'kernscope', intervalSeconds = 1, labels }: PrometheusOptions = {},
   ): Promise<PrometheusServer> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'kernscope-prometheus-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,6 +71,8 @@ export class PrometheusServer {
         `  - job_name: ${job}`,
         '    static_configs:',
         `      - targets: [${targets.map((target) => JSON.stringify(target)).join(', ')}]`,
+        // YAML accepts JSON flow style, so JSON.stringify quotes the values safely.
+        ...(labels ? [`        labels: ${JSON.stringify(labels)}`] : []),
         '',
       ].join('\n'),
     );
@@ -104,17 +116,43 @@ export class PrometheusServer {
     }
   }
 
+  private async get<T>(what: string, endpoint: string, params: URLSearchParams): Promise<T> {
+    const { status, body } = await httpGet(this.port, `${endpoint}?${params.toString()}`, 10000);
+    const response = JSON.parse(body) as ApiResponse<T>;
+    if (status !== 200 || response.status !== 'success' || response.data === undefined) {
+      throw new Error(`${what} failed (${status}): ${response.error ?? body}`);
+    }
+    return response.data;
+  }
+
   /** An instant query (at `time`, Unix seconds, when given); the result vector. */
   async query(expr: string, time?: number): Promise<VectorSample[]> {
     const params = new URLSearchParams({ query: expr });
     if (time !== undefined) params.set('time', time.toFixed(3));
-    const { status, body } = await httpGet(this.port, `/api/v1/query?${params.toString()}`, 5000);
-    const response = JSON.parse(body) as QueryResponse;
-    if (status !== 200 || response.status !== 'success' || !response.data) {
-      throw new Error(`query ${expr} failed (${status}): ${response.error ?? body}`);
-    }
-    if (response.data.resultType !== 'vector') throw new Error(`query ${expr} returned a ${response.data.resultType}`);
-    return response.data.result;
+    const data = await this.get<{ resultType: string; result: VectorSample[] }>(
+      `query ${expr}`,
+      '/api/v1/query',
+      params,
+    );
+    if (data.resultType !== 'vector') throw new Error(`query ${expr} returned a ${data.resultType}`);
+    return data.result;
+  }
+
+  /** Values of `label` on the series `match` selects between `start` and `end` (Unix seconds), as Grafana asks. */
+  labelValues(label: string, match: string | undefined, start: number, end: number): Promise<string[]> {
+    const params = new URLSearchParams({ start: start.toFixed(3), end: end.toFixed(3) });
+    if (match !== undefined) params.append('match[]', match);
+    return this.get(
+      `label values of ${label} for ${match}`,
+      `/api/v1/label/${encodeURIComponent(label)}/values`,
+      params,
+    );
+  }
+
+  /** Label sets of the series `match` selects between `start` and `end`. */
+  series(match: string, start: number, end: number): Promise<Record<string, string>[]> {
+    const params = new URLSearchParams({ 'match[]': match, start: start.toFixed(3), end: end.toFixed(3) });
+    return this.get(`series ${match}`, '/api/v1/series', params);
   }
 
   /** The single value of an instant query, or undefined for an empty result. */
