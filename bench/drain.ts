@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { lostEventsOf } from '../src/agent/selfMetrics';
 import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
 import { RecordLayout } from '../src/decode/RecordLayout';
@@ -115,16 +116,6 @@ function nextPowerOfTwo(n: number): number {
   return p;
 }
 
-/** Failed reservations summed over CPUs, as agent/selfMetrics.ts lostEvents() does. */
-function lostEvents(object: NativeBpfObject): number {
-  const value = object.lookup('drops', new Uint8Array(4));
-  if (!value) return 0;
-  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  let sum = 0;
-  for (let offset = 0; offset + 8 <= value.byteLength; offset += 8) sum += Number(view.getBigUint64(offset, true));
-  return sum;
-}
-
 /** One run of the C baseline; it checks its own counts and exits non-zero when they are off. */
 function runC(perRound: number, rounds: number, ringBytes: number): Measurement {
   const args = [OBJECT_PATH, String(perRound), String(rounds), String(ringBytes)];
@@ -199,7 +190,7 @@ class KernscopeBench {
 
   run(rounds: number): Measurement {
     const before = { records: this.drain.records, batches: this.drain.batches };
-    const lostBefore = lostEvents(this.object);
+    const lostBefore = lostEventsOf(this.object);
     const args = [this.perRound];
     let ns = 0n;
     for (let round = 0; round < rounds; round++) {
@@ -218,14 +209,14 @@ class KernscopeBench {
       nsPerRecord: records ? Number(ns) / records : 0,
       calls,
       recordsPerCall: records / calls,
-      lost: lostEvents(this.object) - lostBefore,
+      lost: lostEventsOf(this.object) - lostBefore,
     };
   }
 
   /** What is wrong with the counts, if anything: every record counted once, under one of 16 comms. */
   verify(): string[] {
     const problems: string[] = [];
-    const lost = lostEvents(this.object);
+    const lost = lostEventsOf(this.object);
     const drained = this.drain.records;
     if (drained + lost !== this.produced)
       problems.push(`drained ${drained} + lost ${lost} != produced ${this.produced}`);

@@ -25,11 +25,13 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 
+import { lostEventsOf } from '../src/agent/selfMetrics';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
 import { RecordLayout } from '../src/decode/RecordLayout';
 import type { RecordSink } from '../src/drain/RecordLoop';
 import { RingDrain } from '../src/drain/RingDrain';
-import type { NativeBpfObject, ReadinessMode } from '../src/native/addon';
+import { u32, u64 } from '../src/load/ProbeLoader';
+import type { ReadinessMode } from '../src/native/addon';
 import { PACKAGE_ROOT, READINESS_MODES, addon } from '../src/native/addon';
 
 const OBJECT_PATH = path.join(PACKAGE_ROOT, 'dist', 'bpf', 'loadgen.bpf.o');
@@ -168,28 +170,6 @@ const loadAverage = (): string =>
     .map((l) => l.toFixed(2))
     .join(' ');
 
-function u32(value: number): Uint8Array {
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, value, true);
-  return bytes;
-}
-
-function u64(value: number | bigint): Uint8Array {
-  const bytes = new Uint8Array(8);
-  new DataView(bytes.buffer).setBigUint64(0, BigInt(value), true);
-  return bytes;
-}
-
-/** Failed reservations summed over CPUs, as agent/selfMetrics.ts lostEvents() does. */
-function lostEvents(object: NativeBpfObject): number {
-  const value = object.lookup('drops', new Uint8Array(4));
-  if (!value) return 0;
-  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  let sum = 0;
-  for (let offset = 0; offset + 8 <= value.byteLength; offset += 8) sum += Number(view.getBigUint64(offset, true));
-  return sum;
-}
-
 /** Latency sampling sink: every SAMPLE_EVERY-th record, now - hdr.ts_ns into a 1 us histogram. */
 class LatencySink implements RecordSink {
   readonly histogram = new Float64Array(HISTOGRAM_US);
@@ -310,7 +290,7 @@ async function runOnce(spec: RunSpec): Promise<RunResult> {
 
     const { calls, seconds } = JSON.parse(report.value) as { calls: number; seconds: number };
     const drained = stopped.records;
-    const lost = lostEvents(object);
+    const lost = lostEventsOf(object);
     const cpuMs = (cpu.user + cpu.system) / 1000 - blockedCpuMs;
     const events = drained + lost;
     const bpfRuns = (statsAfter?.runCount ?? 0) - (statsBefore?.runCount ?? 0);

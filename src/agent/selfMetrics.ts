@@ -3,17 +3,22 @@ import type { MetricFamily, Sample } from '../aggregate/MetricFamily';
 import { ComputedFamily } from '../aggregate/MetricFamily';
 import { buildInfo } from '../kernel/system';
 import type { RingDrain } from '../drain/RingDrain';
+import type { NativeBpfObject } from '../native/addon';
 import type { Agent, RunningProbe } from './Agent';
 
 const ZERO_KEY = new Uint8Array(4);
 
+/** Events a probe lost: see lostEventsOf. */
+export function lostEvents(probe: RunningProbe): number {
+  return lostEventsOf(probe.loaded.object);
+}
+
 /**
- * Events a probe lost: its own count (failed ring reservations, full
+ * Events a loaded object lost: its own count (failed ring reservations, full
  * in-kernel tables; per CPU, summed) plus the runs the kernel skipped
  * because one of its programs was already running on that CPU.
  */
-export function lostEvents(probe: RunningProbe): number {
-  const object = probe.loaded.object;
+export function lostEventsOf(object: NativeBpfObject): number {
   let sum = 0;
   for (const stats of object.programStats()) sum += stats.recursionMisses;
   const value = object.lookup('drops', ZERO_KEY);

@@ -55,13 +55,15 @@ export class ProbeLoadError extends Error {
   }
 }
 
-function u32(value: number): Uint8Array {
+/** A u32 as a constant's little-endian bytes (setConstant). */
+export function u32(value: number): Uint8Array {
   const bytes = new Uint8Array(4);
   new DataView(bytes.buffer).setUint32(0, value, true);
   return bytes;
 }
 
-function u64(value: bigint | number): Uint8Array {
+/** A u64 as a constant's little-endian bytes (setConstant). */
+export function u64(value: bigint | number): Uint8Array {
   const bytes = new Uint8Array(8);
   new DataView(bytes.buffer).setBigUint64(0, BigInt(value), true);
   return bytes;
