@@ -52,9 +52,11 @@ void t.test('Prometheus scrapes the agent; every metric family moves as its work
 
   const settings = (probe: string): Record<string, unknown> =>
     [...prepared.entries()].find(([name]) => WORKLOADS[name].probe === probe)?.[1].settings ?? {};
+  const agentSettings = [...prepared.values()].flatMap((w) => Object.entries(w.agentSettings ?? {}));
   const config = writeConfig(
     t,
-    `probes:\n${probes.map((p) => `  ${p.name}: ${JSON.stringify(settings(p.name))}\n`).join('')}`,
+    agentSettings.map(([key, value]) => `${key}: ${JSON.stringify(value)}\n`).join('') +
+      `probes:\n${probes.map((p) => `  ${p.name}: ${JSON.stringify(settings(p.name))}\n`).join('')}`,
   );
   const agent = await AgentProcess.start(t, ['--config', config]);
   const prometheus = await PrometheusServer.start(t, [`127.0.0.1:${agent.port}`]);

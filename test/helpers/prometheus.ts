@@ -162,9 +162,14 @@ export class PrometheusServer {
     return result[0] ? Number(result[0].value[1]) : undefined;
   }
 
-  /** Unix time (seconds, ms precision) of the latest successful scrape of the job, if any. */
+  /**
+   * Unix time (seconds, ms precision) of the latest successful scrape of the
+   * job, if any. timestamp() must see `up` itself: applied to an expression's
+   * result (`up == 1`) it gives the evaluation time, not the scrape's.
+   */
   async lastScrape(): Promise<number | undefined> {
-    return this.value(`timestamp(up{job="${this.job}"} == 1)`);
+    const up = `up{job="${this.job}"}`;
+    return this.value(`timestamp(${up}) and on(instance) ${up} == 1`);
   }
 
   /** Waits for a successful scrape that started after `afterMs` (Unix ms); returns its time in seconds. */
