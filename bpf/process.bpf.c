@@ -6,8 +6,8 @@
  * - fork: +1 in process_forks when the child leads a new thread group.
  * - exit: +1 in process_exits[reason] when a thread-group leader exits,
  *   unless an exec in another of its threads is replacing it.
- * Forks and exits can burst, and need no record: per-CPU arrays, read at
- * collection time, every slot present (at 0) from the start.
+ * Forks and exits can burst, and need no record: per-CPU hashes read at
+ * collection time, keyed by the task's cgroup when attribution is on.
  *
  * The fork and exit programs are not autoloaded ("?"): a plain open of this
  * object loads the exec programs only. The loader switches every program
@@ -25,26 +25,35 @@ KS_EXPORT_TYPE(process_count);
 
 #define KS_CLONE_THREAD 0x00010000 /* include/uapi/linux/sched.h */
 
+/* Count each task's cgroup apart (user space labels it namespace/pod/container). */
+const volatile bool targ_attribute = false;
+
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, PROCESS_MAX_CGROUPS);
+	__type(key, struct process_fork_key);
 	__type(value, struct process_count);
 } process_forks SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PROCESS_EXIT_REASONS);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 2 * PROCESS_MAX_CGROUPS); /* a key per exit reason */
+	__type(key, struct process_exit_key);
 	__type(value, struct process_count);
 } process_exits SEC(".maps");
 
-static __always_inline void count_in(void *map, __u32 index)
+static __always_inline __u64 current_cgroup(void)
 {
-	struct process_count *slot = bpf_map_lookup_elem(map, &index);
+	return targ_attribute ? bpf_get_current_cgroup_id() : 0;
+}
 
-	if (slot)
-		slot->count++; /* per-CPU slot: no atomic needed */
+static __always_inline void count_in(void *map, const void *key)
+{
+	static const struct process_count zero;
+	struct process_count *count = ks_lookup_or_init(map, key, &zero);
+
+	if (count)
+		count->count++; /* per-CPU value: no atomic needed */
 }
 
 /* exec */
@@ -91,8 +100,12 @@ int exec_tracepoint(struct trace_event_raw_sched_process_exec *ctx)
 
 static __always_inline int count_fork(bool new_process)
 {
-	if (new_process && !ks_skip_current())
-		count_in(&process_forks, 0);
+	struct process_fork_key key = {};
+
+	if (!new_process || ks_skip_current())
+		return 0;
+	key.cgroup_id = current_cgroup(); /* the child's too: it starts in its parent's cgroup */
+	count_in(&process_forks, &key);
 	return 0;
 }
 
@@ -129,13 +142,15 @@ int fork_tracepoint(struct trace_event_raw_task_newtask *ctx)
 
 static __always_inline int count_exit(struct task_struct *task)
 {
-	__u32 reason;
+	struct process_exit_key key = {};
 
 	if (!leads_thread_group(task) || ks_leader_replaced_by_exec(task) || ks_skip_current())
 		return 0;
 	/* do_exit() code: the signal number in the low 7 bits, else status << 8 */
-	reason = BPF_CORE_READ(task, exit_code) & 0x7f ? PROCESS_EXIT_SIGNAL : PROCESS_EXIT_NORMAL;
-	count_in(&process_exits, reason);
+	key.reason =
+		BPF_CORE_READ(task, exit_code) & 0x7f ? PROCESS_EXIT_SIGNAL : PROCESS_EXIT_NORMAL;
+	key.cgroup_id = current_cgroup();
+	count_in(&process_exits, &key);
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 import { execProbe } from './exec';
 import type { ProbeDefinition } from './ProbeDefinition';
 
-/** enum process_exit_reason (bpf/process.h): the array index of process_exits. */
+/** enum process_exit_reason (bpf/process.h): process_exit_key.reason. */
 const EXIT_REASONS = ['exit', 'signal'];
 
 export function exitReasonName(reason: number): string {
@@ -11,7 +11,7 @@ export function exitReasonName(reason: number): string {
 /**
  * Process lifecycle (bpf/process.bpf.c): execs as ring records (as the `exec`
  * probe, which is this probe's exec part alone), forks and exits counted in
- * per-CPU arrays. Processes, not threads: a fork counts when the child leads
+ * per-CPU hashes by cgroup (attributed). Processes, not threads: a fork counts when the child leads
  * a new thread group, an exit when a thread-group leader exits (except the
  * leader an exec in another of its threads replaces).
  */
@@ -20,6 +20,7 @@ export const processProbe: ProbeDefinition = {
   summary: 'process execs (by command name), forks and exits (normal or by signal)',
   object: execProbe.object,
   record: execProbe.record,
+  cgroupKeys: true,
   attach: [
     ...execProbe.attach,
     {
@@ -51,6 +52,7 @@ export const processProbe: ProbeDefinition = {
       value: 'process_count',
       field: 'count',
       labels: {},
+      cgroupField: 'cgroup_id',
     },
     {
       type: 'counter',
@@ -61,6 +63,7 @@ export const processProbe: ProbeDefinition = {
       value: 'process_count',
       field: 'count',
       labels: { reason: { field: 'reason', format: exitReasonName } },
+      cgroupField: 'cgroup_id',
     },
   ],
 };
