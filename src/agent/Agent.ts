@@ -170,6 +170,11 @@ export class Agent {
     return this.started && this.running.length > 0 && this.running.every(drained);
   }
 
+  /** A series' labels as OTLP attributes: attribution's as k8s.* names (see Attribution.otelAttributes). */
+  otelAttributes(labels: Labels): Labels {
+    return this.attribution?.otelAttributes(labels) ?? labels;
+  }
+
   families(): MetricFamily[] {
     return [...selfMetricFamilies(this), ...this.running.flatMap((p) => p.families)];
   }

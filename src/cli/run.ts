@@ -168,7 +168,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     agent.stop();
     throw new UsageError((error as Error).message, 1);
   }
-  otlp?.start(families, buildInfo().version);
+  otlp?.start(families, buildInfo().version, (labels) => agent.otelAttributes(labels));
   log.info('kernscope running', {
     listen: `${address.address}:${address.port}`,
     probes: agent.running.map((p) => p.loaded.definition.name).join(','),

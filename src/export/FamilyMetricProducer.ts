@@ -3,13 +3,15 @@
 // OTel API call per record. Counters are monotonic sums and histograms keep
 // their Prometheus bucket bounds; both are cumulative from the agent's start,
 // or delta (the change since the previous export) when the exporter prefers.
+// Labels become attributes through `attributesOf` (attribution renames its
+// labels to OpenTelemetry's k8s.* names).
 import type { HrTime } from '@opentelemetry/api';
 import { ValueType } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { CollectionResult, MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
 import { AggregationTemporality, DataPointType } from '@opentelemetry/sdk-metrics';
 
-import type { HistogramSample, MetricFamily, Sample } from '../aggregate/MetricFamily';
+import type { HistogramSample, Labels, MetricFamily, Sample } from '../aggregate/MetricFamily';
 import { otlpName } from './otlpNames';
 
 export const INSTRUMENTATION_SCOPE = 'kernscope';
@@ -47,6 +49,7 @@ export class FamilyMetricProducer implements MetricProducer {
     private readonly families: () => MetricFamily[],
     private readonly resource: Resource,
     temporality: AggregationTemporality,
+    private readonly attributesOf: (labels: Labels) => Labels = (labels) => labels,
     private readonly startTime: HrTime = hrTimeOf(Date.now()),
   ) {
     if (temporality === AggregationTemporality.DELTA) this.delta = new DeltaState();
@@ -74,19 +77,21 @@ export class FamilyMetricProducer implements MetricProducer {
       const dataPoints = family.collect().map((s) => ({
         startTime,
         endTime,
-        attributes: s.labels,
+        attributes: this.attributesOf(s.labels),
         value: this.histogramValue(family.name, s),
       }));
       return { descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.HISTOGRAM, dataPoints };
     }
     if (family.type === 'gauge') {
-      const dataPoints = family.collect().map((s) => ({ startTime, endTime, attributes: s.labels, value: s.value }));
+      const dataPoints = family
+        .collect()
+        .map((s) => ({ startTime, endTime, attributes: this.attributesOf(s.labels), value: s.value }));
       return { descriptor, aggregationTemporality: cumulative, dataPointType: DataPointType.GAUGE, dataPoints };
     }
     const dataPoints = family.collect().map((s) => ({
       startTime,
       endTime,
-      attributes: s.labels,
+      attributes: this.attributesOf(s.labels),
       value: this.delta ? this.delta.delta(family.name, s.labels, [s.value])[0] : s.value,
     }));
     return {

@@ -18,7 +18,7 @@ import type { Resource } from '@opentelemetry/resources';
 import type { InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { InstrumentType as Instrument, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 
-import type { MetricFamily } from '../aggregate/MetricFamily';
+import type { Labels, MetricFamily } from '../aggregate/MetricFamily';
 import { ComputedFamily } from '../aggregate/MetricFamily';
 import type { OtlpSettings } from '../config/otlpSettings';
 import type { Logger } from '../log';
@@ -80,7 +80,8 @@ export class OtlpExporter {
     private readonly log: Logger,
   ) {}
 
-  start(families: MetricFamily[], version: string): void {
+  /** `attributesOf`: a series' labels as OTel attributes (the agent's attribution renames its own). */
+  start(families: MetricFamily[], version: string, attributesOf?: (labels: Labels) => Labels): void {
     // Headers, TLS, timeout, compression and temporality come from the OTEL_* variables (checked in otlpSettings).
     const exporter = new OTLPMetricExporter({ url: this.settings.endpoint });
     const resource = agentResource(version, this.settings.nodeName);
@@ -88,6 +89,7 @@ export class OtlpExporter {
       () => families,
       resource,
       exporter.selectAggregationTemporality(Instrument.COUNTER),
+      attributesOf,
     );
     const reader = new PeriodicExportingMetricReader({
       exporter: new CountingExporter(exporter, (result) => this.record(result)),

@@ -2,7 +2,8 @@
 // driver), processes inside them doing a known number of execs, the agent
 // watching pods through a local Kubernetes API server: the exec counts carry
 // namespace, pod and container; a pod the API does not know is labelled by
-// its UID and container id; a host service by its unit.
+// its UID and container id; a host service by its unit. The OTLP export
+// (to a real gRPC receiver) carries them as k8s.* attributes.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 
@@ -11,6 +12,7 @@ import t from 'tap';
 import { AgentProcess } from '../helpers/agent';
 import { createCgroup, removeCgroup } from '../helpers/cgroup';
 import { KubeApi } from '../helpers/kubeApi';
+import { OtlpReceiver } from '../helpers/otlpReceiver';
 import type { Sample } from '../helpers/metrics';
 import { valueOf } from '../helpers/metrics';
 import { run } from '../helpers/process';
@@ -49,10 +51,12 @@ void t.test('exec counts carry namespace, pod and container from the cgroup', as
 
   const api = await KubeApi.start(t);
   api.put({ uid: KNOWN.uid, namespace: 'shop', name: 'web-1', node: 'node-a', containers: { app: KNOWN.id } });
-  const agent = await AgentProcess.start(t, [
-    ...['--probes', 'exec', '--cgroup', root],
-    ...['--kubeconfig', api.kubeconfig, '--node-name', 'node-a'],
-  ]);
+  const receiver = await OtlpReceiver.start(t);
+  const agent = await AgentProcess.start(
+    t,
+    [...['--probes', 'exec', '--cgroup', root], ...['--kubeconfig', api.kubeconfig, '--node-name', 'node-a']],
+    { env: { KERNSCOPE_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`, OTEL_METRIC_EXPORT_INTERVAL: '500' } },
+  );
   await waitFor('the pod watch', () => (/watching pods/.test(agent.log) ? true : undefined), { timeoutMs: 10000 });
 
   await execsIn(known, 30);
@@ -71,4 +75,28 @@ void t.test('exec counts carry namespace, pod and container from the cgroup', as
     return expected.every(([labels, count]) => execs(s, labels) === count) ? s : undefined;
   });
   for (const [labels, count, what] of expected) t.equal(execs(samples, labels), count, what);
+
+  // OTLP: the same series under OpenTelemetry's names; a host service keeps its labels.
+  const otlp: [Record<string, string>, number][] = [
+    [
+      { 'k8s.namespace.name': 'shop', 'k8s.pod.name': 'web-1', 'k8s.pod.uid': KNOWN.uid, 'k8s.container.name': 'app' },
+      30,
+    ],
+    [{ 'k8s.pod.uid': UNKNOWN.uid, 'container.id': UNKNOWN.id }, 20],
+    [{ namespace: 'host', container: 'demo.service' }, 10],
+  ];
+  const nonEmpty = (attributes: Record<string, unknown>) =>
+    JSON.stringify(
+      Object.entries(attributes)
+        .filter(([, v]) => v !== '')
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
+  const points = await waitFor('every exec exported over OTLP', () => {
+    const received = receiver.latestMetrics().get('kernscope.process.execs')?.points ?? [];
+    const byAttributes = new Map(received.map((p) => [nonEmpty(p.attributes), p.value]));
+    return otlp.every(([attributes, count]) => byAttributes.get(nonEmpty(attributes)) === count)
+      ? byAttributes
+      : undefined;
+  });
+  for (const [attributes, count] of otlp) t.equal(points.get(nonEmpty(attributes)), count, nonEmpty(attributes));
 });
