@@ -4,44 +4,18 @@
 // namespace, pod and container; a pod the API does not know is labelled by
 // its UID and container id; a host service by its unit. The OTLP export
 // (to a real gRPC receiver) carries them as k8s.* attributes.
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-
 import t from 'tap';
 
 import { AgentProcess } from '../helpers/agent';
-import { createCgroup, removeCgroup } from '../helpers/cgroup';
+import { createCgroup, execsIn, nestedCgroup, podSlice } from '../helpers/cgroup';
 import { KubeApi } from '../helpers/kubeApi';
 import { OtlpReceiver } from '../helpers/otlpReceiver';
 import type { Sample } from '../helpers/metrics';
 import { valueOf } from '../helpers/metrics';
-import { run } from '../helpers/process';
-import type { HasTeardown } from '../helpers/teardown';
 import { waitFor } from '../helpers/teardown';
 
 const KNOWN = { uid: '6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f', id: 'a1'.repeat(32) };
 const UNKNOWN = { uid: '9e8d7c6b-5a49-4837-a625-140f2e3d4c5b', id: 'b2'.repeat(32) };
-
-/** A cgroup (and its parents) below `root`, removed at teardown, deepest first. */
-function nestedCgroup(t: HasTeardown, root: string, ...parts: string[]): string {
-  let dir = root;
-  for (const part of parts) {
-    dir = path.join(dir, part);
-    mkdirSync(dir);
-    const made = dir;
-    t.teardown(() => removeCgroup(made));
-  }
-  return dir;
-}
-
-const podSlice = (uid: string): string => `kubepods-besteffort-pod${uid.replaceAll('-', '_')}.slice`;
-
-/** Runs `count` execs of /bin/true in `cgroup` (the shell joins it first, with a builtin). */
-async function execsIn(cgroup: string, count: number): Promise<void> {
-  const script = `echo $$ > ${cgroup}/cgroup.procs; i=0; while [ $i -lt ${count} ]; do /bin/true; i=$((i+1)); done`;
-  const result = await run('/bin/sh', ['-c', script], { timeoutMs: 60000 });
-  if (result.code !== 0) throw new Error(`workload failed: ${result.stderr}`);
-}
 
 void t.test('exec counts carry namespace, pod and container from the cgroup', async (t) => {
   const root = createCgroup(t, 'kernscope-attr');

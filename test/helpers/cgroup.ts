@@ -1,8 +1,9 @@
-// Throw-away cgroup v2 directories for filtered workloads.
+// Throw-away cgroup v2 directories for filtered workloads, some shaped like a kubelet's.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { cgroup2Mount } from '../../src/kernel/cgroup';
+import { run } from './process';
 import type { HasTeardown } from './teardown';
 import { sleep } from './teardown';
 
@@ -32,4 +33,26 @@ export function createCgroup(t: HasTeardown, prefix = 'kernscope-test'): string 
   mkdirSync(dir);
   t.teardown(() => removeCgroup(dir));
   return dir;
+}
+
+/** A cgroup (and its parents) below `root`, removed at teardown, deepest first. */
+export function nestedCgroup(t: HasTeardown, root: string, ...parts: string[]): string {
+  let dir = root;
+  for (const part of parts) {
+    dir = path.join(dir, part);
+    mkdirSync(dir);
+    const made = dir;
+    t.teardown(() => removeCgroup(made));
+  }
+  return dir;
+}
+
+/** The kubelet's systemd-driver slice of a BestEffort pod. */
+export const podSlice = (uid: string): string => `kubepods-besteffort-pod${uid.replaceAll('-', '_')}.slice`;
+
+/** Runs `count` execs of /bin/true in `cgroup` (the shell joins it first, with a builtin). */
+export async function execsIn(cgroup: string, count: number): Promise<void> {
+  const script = `echo $$ > ${cgroup}/cgroup.procs; i=0; while [ $i -lt ${count} ]; do /bin/true; i=$((i+1)); done`;
+  const result = await run('/bin/sh', ['-c', script], { timeoutMs: 60000 });
+  if (result.code !== 0) throw new Error(`workload failed: ${result.stderr}`);
 }
