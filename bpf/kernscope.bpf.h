@@ -21,6 +21,13 @@ const volatile __u32 targ_cgroup_level = 0; /* depth of targ_cgroup_id */
 /* "" (first byte 0): every command; else the task's comm, NUL-padded to 16 */
 const volatile char targ_comm[KS_COMM_LEN] __attribute__((aligned(8))) = {};
 const volatile __u64 wakeup_bytes = 1 << 16; /* wake the reader past this */
+/*
+ * `kernscope trace`: probes that aggregate in the kernel also send one record
+ * per event (of at least targ_trace_min_ns where they measure a latency).
+ * Off for the agent: with targ_trace false the verifier prunes that code.
+ */
+const volatile bool targ_trace = false;
+const volatile __u64 targ_trace_min_ns = 0;
 
 /* Size is set by user space (bpf_map__set_max_entries) before load. */
 struct {

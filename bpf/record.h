@@ -10,6 +10,11 @@
 enum ks_record_type {
 	KS_RECORD_EXEC = 1,
 	KS_RECORD_OOM = 2,
+	/* Trace records: only while `kernscope trace` runs (targ_trace). */
+	KS_RECORD_TCP = 3,
+	KS_RECORD_BLOCKIO = 4,
+	KS_RECORD_SYSCALL = 5,
+	KS_RECORD_RUNQUEUE = 6,
 };
 
 struct ks_record_header {

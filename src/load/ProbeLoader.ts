@@ -23,6 +23,8 @@ export interface LoadSettings {
   netns?: number;
   /** Key maps by cgroup, for namespace/pod/container labels (probes with `cgroupKeys`). */
   attribution?: boolean;
+  /** `kernscope trace`: send the probe's trace records, of events at least `minLatencyNs` slow where measured. */
+  trace?: { minLatencyNs: number };
 }
 
 export interface ChosenVariant {
@@ -194,6 +196,10 @@ export class ProbeLoader {
     if (settings.comm) object.setConstant('targ_comm', commBytes(settings.comm));
     if (settings.netns !== undefined && definition.netnsFilter) object.setConstant('targ_netns', u32(settings.netns));
     if (settings.attribution && definition.cgroupKeys) object.setConstant('targ_attribute', Uint8Array.of(1));
+    if (settings.trace) {
+      object.setConstant('targ_trace', Uint8Array.of(1));
+      object.setConstant('targ_trace_min_ns', u64(settings.trace.minLatencyNs));
+    }
   }
 
   /** The chosen variant whose program (or own map) the load failure names, if any. */

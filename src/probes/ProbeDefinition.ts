@@ -81,6 +81,42 @@ export interface MapHistogramDefinition extends MapMetricBase {
 
 export type MapMetricDefinition = MapCounterDefinition | MapHistogramDefinition;
 
+/** A decoded ring record: each field by its dotted name (`hdr.tgid`, `comm`, `latency_ns`). */
+export type DecodedRecord = Record<string, number | string | Uint8Array>;
+
+/** One field of a traced event: its JSON key, its table heading, and how to read it from the record. */
+export interface TraceColumn {
+  /** JSON key, with the unit where it has one (`latency_ms`, `bytes`). */
+  name: string;
+  /** Table heading; the column is as wide as the longer of heading and `width`. */
+  heading: string;
+  width: number;
+  /** The JSON value; the table prints it as text (numbers as they are). */
+  value: (record: DecodedRecord) => string | number;
+  /** The last column may be long (a file name, an address pair): not padded. */
+  last?: boolean;
+}
+
+/**
+ * What `kernscope trace` shows of a probe: one ring record per event. The
+ * time, pid and comm columns come first for every probe (`hdr.ts_ns`,
+ * `pidField` and the record's `comm` field); `columns` are the probe's own.
+ */
+export interface TraceDefinition {
+  /** The struct and its `enum ks_record_type` name (BTF), and the layout version this decoder reads. */
+  record: { struct: string; type: string; version: number };
+  /**
+   * Records only while the loader sets `targ_trace` (probes that aggregate in
+   * the kernel); false for probes whose records always flow (exec, oom).
+   */
+  optIn: boolean;
+  /** `targ_trace_min_ns` applies (--min-latency): events faster than it send no record. */
+  minLatency?: boolean;
+  /** The record field with the process the event belongs to; `hdr.tgid` (the current task) unless set. */
+  pidField?: string;
+  columns: TraceColumn[];
+}
+
 export interface ProbeDefinition {
   name: string;
   summary: string;
@@ -111,6 +147,8 @@ export interface ProbeDefinition {
   netnsFilter?: boolean;
   /** The object has `targ_attribute`: set, its maps key by cgroup (see `cgroupField`). */
   cgroupKeys?: boolean;
+  /** Events for `kernscope trace`. */
+  trace?: TraceDefinition;
   recordMetrics: RecordCounterDefinition[];
   mapMetrics: MapMetricDefinition[];
 }

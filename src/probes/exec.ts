@@ -11,6 +11,15 @@ export const execProbe = {
   object: 'process.bpf.o',
   subsetOf: 'process',
   record: { struct: 'exec_record', type: 'KS_RECORD_EXEC', version: 1 },
+  trace: {
+    record: { struct: 'exec_record', type: 'KS_RECORD_EXEC', version: 1 },
+    optIn: false,
+    columns: [
+      { name: 'ppid', heading: 'PPID', width: 7, value: (r) => r.ppid as number },
+      { name: 'uid', heading: 'UID', width: 6, value: (r) => r.uid as number },
+      { name: 'filename', heading: 'FILENAME', width: 0, value: (r) => r.filename as string, last: true },
+    ],
+  },
   attach: [
     {
       name: 'sched_process_exec',

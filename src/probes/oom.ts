@@ -15,6 +15,16 @@ export const oomProbe = {
   summary: 'OOM kills, one record per victim process (comm, cgroup, memory cgroup)',
   object: 'oom.bpf.o',
   record: { struct: 'oom_record', type: 'KS_RECORD_OOM', version: 1 },
+  trace: {
+    record: { struct: 'oom_record', type: 'KS_RECORD_OOM', version: 1 },
+    optIn: false,
+    pidField: 'victim_pid', // the victim, not the task that ran the killer
+    columns: [
+      { name: 'uid', heading: 'UID', width: 6, value: (r) => r.victim_uid as number },
+      { name: 'trigger_comm', heading: 'TRIGGERED-BY', width: 16, value: (r) => r.trigger_comm as string },
+      { name: 'memcg_id', heading: 'MEMCG', width: 0, value: (r) => String(r.memcg_id), last: true },
+    ],
+  },
   attach: [
     {
       name: 'mark_victim',

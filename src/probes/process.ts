@@ -20,6 +20,7 @@ export const processProbe: ProbeDefinition = {
   summary: 'process execs (by command name), forks and exits (normal or by signal)',
   object: execProbe.object,
   record: execProbe.record,
+  trace: execProbe.trace,
   cgroupKeys: true,
   attach: [
     ...execProbe.attach,
