@@ -28,6 +28,8 @@ const volatile __u64 wakeup_bytes = 1 << 16; /* wake the reader past this */
  */
 const volatile bool targ_trace = false;
 const volatile __u64 targ_trace_min_ns = 0;
+/* The tracer's own process: its writes of what it traced must not be traced again. */
+const volatile __u32 targ_skip_tgid = 0;
 
 /* Size is set by user space (bpf_map__set_max_entries) before load. */
 struct {
@@ -77,7 +79,11 @@ static __always_inline bool ks_comm_differs(void)
  */
 static __always_inline bool ks_skip_current(void)
 {
-	if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (targ_tgid && tgid != targ_tgid)
+		return true;
+	if (targ_skip_tgid && tgid == targ_skip_tgid)
 		return true;
 	if (targ_cgroup_id &&
 	    bpf_get_current_ancestor_cgroup_id(targ_cgroup_level) != targ_cgroup_id)

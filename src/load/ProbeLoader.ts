@@ -23,8 +23,11 @@ export interface LoadSettings {
   netns?: number;
   /** Key maps by cgroup, for namespace/pod/container labels (probes with `cgroupKeys`). */
   attribution?: boolean;
-  /** `kernscope trace`: send the probe's trace records, of events at least `minLatencyNs` slow where measured. */
-  trace?: { minLatencyNs: number };
+  /**
+   * `kernscope trace`: send the probe's trace records, of events at least
+   * `minLatencyNs` slow where measured, none of process `skipTgid` (the tracer).
+   */
+  trace?: { minLatencyNs: number; skipTgid: number };
 }
 
 export interface ChosenVariant {
@@ -199,6 +202,7 @@ export class ProbeLoader {
     if (settings.trace) {
       object.setConstant('targ_trace', Uint8Array.of(1));
       object.setConstant('targ_trace_min_ns', u64(settings.trace.minLatencyNs));
+      object.setConstant('targ_skip_tgid', u32(settings.trace.skipTgid));
     }
   }
 
