@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// The kernscope command: `run` (the agent) and `probes` (what this kernel supports).
+// The kernscope command: `run` (the agent), `probes` (what this kernel supports),
+// `stats` (a probe's histograms and counters as text), `trace` (events as they happen).
 import { OptionError } from '../config/AgentOptions';
 import { probesCommand } from './probes';
 import { runCommand } from './run';
+import { statsCommand } from './stats';
+import { traceCommand } from './trace';
 import { UsageError } from './UsageError';
 
 const HELP = `Usage: kernscope <command> [options]
@@ -10,6 +13,8 @@ const HELP = `Usage: kernscope <command> [options]
 Commands:
   run       run the agent: probes -> /metrics on :9478
   probes    list the probes and whether this kernel supports each
+  stats     one probe's histograms and counters as text, every interval
+  trace     stream a probe's events as they happen (kernscope trace exec)
 
 Run 'kernscope <command> --help' for a command's options.
 `;
@@ -21,6 +26,10 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(rest);
     case 'probes':
       return probesCommand(rest);
+    case 'stats':
+      return statsCommand(rest);
+    case 'trace':
+      return traceCommand(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -28,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command '${command}': expected run or probes (see kernscope --help)`);
+      throw new UsageError(`unknown command '${command}': expected run, probes, stats or trace (see kernscope --help)`);
   }
 }
 
