@@ -11,6 +11,7 @@ import { BUILTIN_PROBES } from '../probes';
 import type { AttachVariant } from '../probes/ProbeDefinition';
 import { UsageError } from './UsageError';
 import { missingBpfPrivileges } from '../kernel/privileges';
+import { remedyFor } from '../kernel/remedies';
 
 export const PROBES_HELP = `Usage: kernscope probes [--json]
 
@@ -23,12 +24,12 @@ interface ProbeReport {
   summary: string;
   supported: boolean;
   attach: (AttachVariant & { point: string })[];
-  rejected: { point: string; kind: string; reason: string }[];
+  rejected: { point: string; kind: string; reason: string; fix?: string }[];
   reason?: string;
 }
 
 function rejectedOf(rejected: VariantRejection[]): ProbeReport['rejected'] {
-  return rejected.map((r) => ({ point: r.point, kind: r.variant.kind, reason: r.reason }));
+  return rejected.map((r) => ({ point: r.point, kind: r.variant.kind, reason: r.reason, fix: remedyFor(r.reason) }));
 }
 
 export function probeReports(): { features: ReturnType<typeof addon.kernelFeatures>; probes: ProbeReport[] } {
@@ -88,7 +89,17 @@ export function probesCommand(argv: string[]): number {
   for (const p of report.probes) {
     const status = p.supported ? p.attach.map(describeVariant).join(', ') : 'UNSUPPORTED';
     process.stdout.write(`${p.probe.padEnd(width)} ${status}\n    ${p.summary}\n`);
-    for (const r of p.rejected) process.stdout.write(`    skipped ${r.kind}: ${r.reason}\n`);
+    // One line per kind and reason, with the attach points it concerns.
+    const skipped = new Map<string, { points: string[]; fix?: string }>();
+    for (const r of p.rejected) {
+      const key = `${r.kind}: ${r.reason}`;
+      const entry = skipped.get(key) ?? { points: [], fix: r.fix };
+      entry.points.push(r.point);
+      skipped.set(key, entry);
+    }
+    for (const [key, { points, fix }] of skipped) {
+      process.stdout.write(`    skipped ${key} (${points.join(', ')})${fix ? `\n      fix: ${fix}` : ''}\n`);
+    }
   }
   return 0;
 }

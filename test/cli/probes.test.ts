@@ -7,7 +7,12 @@ import { lines, runNode } from '../helpers/process';
 
 interface Report {
   features: { btf: boolean; ringbuf: boolean; attach: Record<string, { ok: boolean; reason?: string }> };
-  probes: { probe: string; supported: boolean; attach: { point: string; kind: string; program: string }[] }[];
+  probes: {
+    probe: string;
+    supported: boolean;
+    attach: { point: string; kind: string; program: string }[];
+    rejected: { point: string; kind: string; reason: string; fix?: string }[];
+  }[];
 }
 
 void t.test('probes --json', async (t) => {
@@ -29,6 +34,15 @@ void t.test('probes --json', async (t) => {
     ringbuf: true,
     attach: { tp_btf: { ok: true }, raw_tp: { ok: true }, kprobe: { ok: false }, fentry: { ok: false } },
   });
+  // tcp prefers fentry, then kprobe, for its connect points: both skipped here, each with its fix.
+  const tcp = report.probes.find((p) => p.probe === 'tcp')!;
+  t.same(
+    tcp.rejected.map((r) => `${r.point} ${r.kind}`),
+    ['connect_v4 fentry', 'connect_v4 kprobe', 'connect_v6 fentry', 'connect_v6 kprobe'],
+    'tcp: the variants this kernel cannot use',
+  );
+  t.match(tcp.rejected.find((r) => r.kind === 'kprobe')?.fix, /CONFIG_KPROBES=y/, 'the fix for missing kprobes');
+  t.match(tcp.rejected.find((r) => r.kind === 'fentry')?.fix, /CAP_BPF/, 'the fix for a refused fentry');
 });
 
 void t.test('probes (text)', async (t) => {
@@ -36,6 +50,11 @@ void t.test('probes (text)', async (t) => {
   t.equal(result.code, 0);
   t.match(result.stdout, /^kernel: btf=yes ringbuf=yes /);
   t.match(result.stdout, /\nexec +tp_btf \(exec_tp_btf\)\n/);
+  t.match(
+    result.stdout,
+    /skipped kprobe: kprobe unavailable: kernel has no kprobes \(CONFIG_KPROBES off\) \(connect_v4, connect_v6\)\n +fix: needs a kernel built with CONFIG_KPROBES=y\n/,
+    'a skipped variant once, with the points it concerns and its fix',
+  );
 });
 
 void t.test('probes --bogus: exit 2, one line', async (t) => {
