@@ -1,0 +1,101 @@
+// Text tables of the kernel's log2 histograms and of counters, the way bcc's
+// and libbpf-tools' runqlat and biolatency print them: one row per slot with
+// its range, its count and a bar of stars scaled to the largest slot.
+import type { Labels } from '../aggregate/MetricFamily';
+
+/** Nanoseconds in slots: slot i counts values in [2^i, 2^(i+1)) (slot 0 also 0), the last slot everything larger. */
+export interface Log2Histogram {
+  slots: readonly number[];
+  /** The exact sum of the values counted, in nanoseconds. */
+  sumNs: number;
+}
+
+export interface CounterRow {
+  labels: Labels;
+  value: number;
+}
+
+/** Stars of the largest slot (libbpf-tools' print_log2_hist). */
+export const BAR_WIDTH = 40;
+
+const UNITS: readonly (readonly [name: string, ns: number])[] = [
+  ['secs', 1e9],
+  ['msecs', 1e6],
+  ['usecs', 1e3],
+  ['nsecs', 1],
+];
+
+/** The largest unit in which `ns` is at least `atLeast`. */
+function unitFor(ns: number, atLeast: number): readonly [name: string, ns: number] {
+  return UNITS.find(([, unit]) => ns >= atLeast * unit) ?? UNITS[UNITS.length - 1];
+}
+
+/** A value in `unit` nanoseconds: four significant digits, whole numbers from 1000 on. */
+function inUnit(ns: number, unit: number): string {
+  const value = ns / unit;
+  return value >= 1000 ? String(Math.round(value)) : String(Number(value.toPrecision(4)));
+}
+
+/** `syscall=read errno=EBADF`; values with spaces, quotes or `=` quoted. */
+export function labelsText(labels: Labels): string {
+  return Object.entries(labels)
+    .map(([label, value]) => `${label}=${/[\s"=]/.test(value) || value === '' ? JSON.stringify(value) : value}`)
+    .join(' ');
+}
+
+/**
+ * `title`, then one row per slot from the first to the last that counted
+ * anything (`low -> high : count |***  |`, ranges inclusive, in one unit
+ * named in the heading), then the count and the mean (in a unit of its own);
+ * an empty histogram is one line.
+ */
+export function log2HistogramText(title: string, { slots, sumNs }: Log2Histogram): string {
+  const first = slots.findIndex((n) => n > 0);
+  if (first < 0) return `${title}: no events\n`;
+  let last = first;
+  for (let i = first; i < slots.length; i++) if (slots[i] > 0) last = i;
+  // The unit in which the last range starts at 1000 or more: up to 7 digits, fractions below 1.
+  const [unitName, unit] = unitFor(2 ** last, 1000);
+  const shown = slots.slice(first, last + 1);
+  const rows = shown.map((count, i) => {
+    const slot = first + i;
+    const low = slot === 0 ? '0' : inUnit(2 ** slot, unit);
+    const high = slot === slots.length - 1 ? 'inf' : inUnit(2 ** (slot + 1) - 1, unit);
+    return { low, high, count: String(count) };
+  });
+  const lowWidth = Math.max(10, ...rows.map((r) => r.low.length));
+  const highWidth = Math.max(10, ...rows.map((r) => r.high.length));
+  const countWidth = Math.max(8, ...rows.map((r) => r.count.length));
+  const largest = Math.max(...shown);
+  const lines = [
+    title,
+    `${' '.repeat(5)}${unitName.padEnd(lowWidth + highWidth - 1)} : ${'count'.padEnd(countWidth)} distribution`,
+    ...rows.map(({ low, high, count }, i) => {
+      const stars = Math.floor((shown[i] * BAR_WIDTH) / largest);
+      const bar = '*'.repeat(stars) + ' '.repeat(BAR_WIDTH - stars);
+      return `${low.padStart(lowWidth)} -> ${high.padEnd(highWidth)} : ${count.padEnd(countWidth)} |${bar}|`;
+    }),
+  ];
+  const count = shown.reduce((a, b) => a + b, 0);
+  const [meanUnitName, meanUnit] = unitFor(sumNs / count, 1);
+  lines.push(`${' '.repeat(5)}count ${count}, mean ${inUnit(sumNs / count, meanUnit)} ${meanUnitName}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A counter's rows that are not 0, largest first, at most `limit` of them
+ * (`value  labels`); one line `name value` when nothing remains but a total.
+ */
+export function counterText(name: string, rows: readonly CounterRow[], limit: number): string {
+  const moved = rows
+    .filter((r) => r.value !== 0)
+    .map((r) => ({ value: r.value, labels: labelsText(r.labels) }))
+    .sort((a, b) => b.value - a.value || a.labels.localeCompare(b.labels));
+  if (moved.length === 0 || (moved.length === 1 && moved[0].labels === '')) {
+    return `${name} ${moved[0]?.value ?? 0}\n`;
+  }
+  const top = moved.slice(0, limit);
+  const width = Math.max(10, ...top.map((r) => String(r.value).length));
+  const heading = moved.length > limit ? `${name} (top ${limit} of ${moved.length})` : name;
+  return `${[heading, ...top.map((r) => `${String(r.value).padStart(width)}  ${r.labels}`)].join('\n')}\n`;
+}
