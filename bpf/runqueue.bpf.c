@@ -3,7 +3,8 @@
  * runqueue: run-queue latency, the time from a task becoming runnable (woken
  * up, newly created, or preempted while still runnable) until it runs, in a
  * per-CPU log2 histogram. Every context switch runs this, so nothing leaves
- * the kernel per event.
+ * the kernel per event, except for `kernscope trace` (targ_trace): then each
+ * wait of at least targ_trace_min_ns is also a ring record.
  *
  * The pid/cgroup/comm filters apply to the task that waits, not to the
  * current task: a wakeup usually runs in the waker's (or an interrupt's)
@@ -17,6 +18,7 @@
 
 KS_EXPORT_TYPE(runqueue_key);
 KS_EXPORT_TYPE(runqueue_stats);
+KS_EXPORT_TYPE(runqueue_trace_record);
 
 #define KS_TASK_RUNNING 0 /* include/linux/sched.h */
 #define EEXIST 17
@@ -65,6 +67,8 @@ static __always_inline bool ks_skip_task(struct task_struct *task)
 {
 	if (targ_tgid && (__u32)BPF_CORE_READ(task, tgid) != targ_tgid)
 		return true;
+	if (targ_skip_tgid && (__u32)BPF_CORE_READ(task, tgid) == targ_skip_tgid)
+		return true;
 	if (targ_cgroup_id && ks_task_ancestor_cgroup_id(task, targ_cgroup_level) != targ_cgroup_id)
 		return true;
 	if (targ_comm[0] && ks_task_comm_differs(task))
@@ -106,6 +110,27 @@ static __always_inline void woken(struct task_struct *task)
 		ks_count_drop();
 }
 
+/* `kernscope trace`: the wait `next` ends, in a ring record, if it lasted at least targ_trace_min_ns. */
+static __always_inline void trace_wait(struct task_struct *prev, struct task_struct *next,
+				       __u32 pid, __u64 delta)
+{
+	struct runqueue_trace_record *rec;
+
+	if (delta < targ_trace_min_ns)
+		return;
+	rec = ks_reserve(sizeof(*rec), KS_RECORD_RUNQUEUE, RUNQUEUE_RECORD_VERSION);
+	if (!rec)
+		return;
+	rec->pid = pid;
+	rec->tgid = BPF_CORE_READ(next, tgid);
+	rec->latency_ns = delta;
+	rec->prev_pid = BPF_CORE_READ(prev, pid);
+	rec->pad = 0;
+	BPF_CORE_READ_STR_INTO(&rec->comm, next, comm);
+	BPF_CORE_READ_STR_INTO(&rec->prev_comm, prev, comm);
+	ks_submit(rec);
+}
+
 static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 				     struct task_struct *next)
 {
@@ -124,6 +149,9 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		return 0;
 	delta = bpf_ktime_get_ns() - *start;
 	bpf_map_delete_elem(&runqueue_starts, &pid);
+	/* A load-time constant: for the agent the verifier drops this branch. */
+	if (targ_trace)
+		trace_wait(prev, next, pid, delta);
 
 	if (targ_attribute)
 		key.cgroup_id = BPF_CORE_READ(next, cgroups, dfl_cgrp, kn, id);

@@ -2,14 +2,17 @@
 /*
  * runqueue: how long runnable tasks wait for a CPU, as one log2 histogram
  * aggregated in the kernel (it runs on every context switch). User space
- * reads it at collection time.
+ * reads it at collection time; `kernscope trace runqueue` alone gets a ring
+ * record per wait.
  */
 #ifndef KERNSCOPE_RUNQUEUE_H
 #define KERNSCOPE_RUNQUEUE_H
 
 #include "histogram.h"
+#include "record.h"
 
-/* Index into the one-slot per-CPU array (array keys are plain u32s in the map). */
+enum { RUNQUEUE_RECORD_VERSION = 1 };
+
 /* Task cgroups kept apart when attribution is on (beyond: waits count as lost). */
 #define KS_RUNQUEUE_MAX_CGROUPS 256
 
@@ -23,7 +26,24 @@ struct runqueue_stats {
 	__u64 slots[KS_LOG2_SLOTS]; /* log2(wait ns) histogram */
 };
 
+/*
+ * One wait, ended by sched_switch (only while targ_trace is set). hdr is the
+ * current task there: the one leaving the CPU (prev_pid, prev_comm); the
+ * other fields describe the task that waited and now runs.
+ */
+struct runqueue_trace_record {
+	struct ks_record_header hdr;
+	__u32 pid; /* thread id of the task that waited */
+	__u32 tgid; /* its process id */
+	__u64 latency_ns; /* runnable to running */
+	__u32 prev_pid; /* thread id of the task it replaced on this CPU (0: idle) */
+	__u32 pad;
+	char comm[KS_COMM_LEN]; /* the task's that waited */
+	char prev_comm[KS_COMM_LEN];
+};
+
 _Static_assert(sizeof(struct runqueue_key) == 8, "runqueue_key is ABI");
 _Static_assert(sizeof(struct runqueue_stats) == 16 + 8 * KS_LOG2_SLOTS, "runqueue_stats is ABI");
+_Static_assert(sizeof(struct runqueue_trace_record) == 88, "runqueue_trace_record is ABI");
 
 #endif /* KERNSCOPE_RUNQUEUE_H */

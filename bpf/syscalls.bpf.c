@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * syscalls: count, latency histogram and errors per syscall, aggregated in
- * per-CPU maps (no ring-buffer record per call). The syscall_counts probe
- * loads only the counting programs at the end of this file: one program at
- * sys_exit, no clock reads, for about half the cost (bench/README.md).
+ * per-CPU maps (no ring-buffer record per call, except for `kernscope
+ * trace`). The syscall_counts probe loads only the counting programs at the
+ * end of this file: one program at sys_exit, no clock reads, for about half
+ * the cost (bench/README.md).
  */
 #include "kernscope.bpf.h"
 #include "histogram.bpf.h"
@@ -15,6 +16,7 @@ KS_EXPORT_TYPE(syscall_count_key);
 KS_EXPORT_TYPE(syscall_count);
 KS_EXPORT_TYPE(syscall_error_key);
 KS_EXPORT_TYPE(syscall_error_stats);
+KS_EXPORT_TYPE(syscall_trace_record);
 
 struct syscall_start {
 	__u64 ts_ns; /* 0: no syscall in flight */
@@ -134,10 +136,28 @@ static __always_inline void count_exit(__u32 id, __u64 delta, long ret, bool tim
 	}
 }
 
+/* `kernscope trace`: the finished call as a ring record, if it took at least targ_trace_min_ns. */
+static __always_inline void trace_exit(__u32 id, __u64 delta, long ret)
+{
+	struct syscall_trace_record *rec;
+
+	if (delta < targ_trace_min_ns)
+		return;
+	rec = ks_reserve(sizeof(*rec), KS_RECORD_SYSCALL, SYSCALL_RECORD_VERSION);
+	if (!rec)
+		return;
+	rec->id = id;
+	rec->pad = 0;
+	rec->ret = ret;
+	rec->latency_ns = delta;
+	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
+	ks_submit(rec);
+}
+
 static __always_inline int on_exit(long ret, bool in_task_storage)
 {
 	struct syscall_start *start;
-	__u64 started;
+	__u64 started, delta;
 	__u32 id, tid = 0;
 
 	if (in_task_storage) {
@@ -155,7 +175,15 @@ static __always_inline int on_exit(long ret, bool in_task_storage)
 		start->ts_ns = 0;
 	else
 		bpf_map_delete_elem(&syscall_starts, &tid);
-	count_exit(id, bpf_ktime_get_ns() - started, ret, true);
+	delta = bpf_ktime_get_ns() - started;
+	/*
+	 * A load-time constant: for the agent the verifier drops this branch
+	 * and only the constant's load remains. Before count_exit, so that id,
+	 * delta and ret need not outlive its helper calls (spills otherwise).
+	 */
+	if (targ_trace)
+		trace_exit(id, delta, ret);
+	count_exit(id, delta, ret, true);
 	return 0;
 }
 

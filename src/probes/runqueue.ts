@@ -8,11 +8,25 @@ export const RUNQUEUE_LATENCY_BOUNDS = Array.from({ length: 21 }, (_, i) => 2 **
  * (wakeup, new task, or preemption while runnable) until it runs, one
  * histogram aggregated in per-CPU maps (every context switch runs the probe).
  * The pid/cgroup filter selects the waiting task, not the current one.
+ * `kernscope trace runqueue` gets a ring record per wait (struct
+ * runqueue_trace_record: the task that waited and the one it replaced).
  */
 export const runqueueProbe: ProbeDefinition = {
   name: 'runqueue',
   summary: 'run-queue latency: time runnable tasks wait for a CPU (aggregated in the kernel)',
   object: 'runqueue.bpf.o',
+  trace: {
+    record: { struct: 'runqueue_trace_record', type: 'KS_RECORD_RUNQUEUE', version: 1 },
+    optIn: true,
+    minLatency: true,
+    pidField: 'tgid', // the process that waited (hdr is the task leaving the CPU)
+    columns: [
+      { name: 'tid', heading: 'TID', width: 7, value: (r) => r.pid as number },
+      { name: 'latency_ms', heading: 'LAT(ms)', width: 10, value: (r) => (r.latency_ns as number) / 1e6 },
+      { name: 'prev_comm', heading: 'PREV-COMM', width: 16, value: (r) => r.prev_comm as string },
+      { name: 'prev_pid', heading: 'PREV-PID', width: 0, value: (r) => r.prev_pid as number, last: true },
+    ],
+  },
   cgroupKeys: true,
   attach: [
     {

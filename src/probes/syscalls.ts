@@ -4,16 +4,33 @@ import type { ProbeDefinition } from './ProbeDefinition';
 /** Log2 slot edges 2^10 .. 2^30 ns (about 1 us .. 1.07 s), every other slot. */
 export const SYSCALL_LATENCY_BOUNDS = Array.from({ length: 11 }, (_, i) => 2 ** (10 + 2 * i) * 1e-9);
 
+/** The errno name of a failed call's return value (-4095..-1, the kernel's error range), else "". */
+function errnoOf(ret: number): string {
+  return ret < 0 && ret >= -4095 ? errnoName(-ret) : '';
+}
+
 /**
  * Syscall counts, latency and errors per syscall (bpf/syscalls.bpf.c),
  * aggregated in per-CPU maps: syscalls are too hot for a ring record each.
  * Counted at sys_exit, so calls that never return (exit, exit_group, a
- * successful execve's old image) are not counted.
+ * successful execve's old image) are not counted. `kernscope trace syscalls`
+ * gets a ring record per call (struct syscall_trace_record) on top.
  */
 export const syscallsProbe: ProbeDefinition = {
   name: 'syscalls',
   summary: 'syscall counts, latency and errors, by syscall (aggregated in the kernel)',
   object: 'syscalls.bpf.o',
+  trace: {
+    record: { struct: 'syscall_trace_record', type: 'KS_RECORD_SYSCALL', version: 1 },
+    optIn: true,
+    minLatency: true,
+    columns: [
+      { name: 'syscall', heading: 'SYSCALL', width: 16, value: (r) => syscallName(r.id as number) },
+      { name: 'ret', heading: 'RET', width: 8, value: (r) => r.ret as number },
+      { name: 'errno', heading: 'ERRNO', width: 7, value: (r) => errnoOf(r.ret as number) },
+      { name: 'latency_ms', heading: 'LAT(ms)', width: 0, value: (r) => (r.latency_ns as number) / 1e6, last: true },
+    ],
+  },
   // Enter and exit share each thread's start time: tp_btf keeps it in task
   // storage, the older kinds in a hash keyed by thread id.
   sameKindAtEveryPoint: true,
