@@ -9,6 +9,11 @@
  * applies there, to the current task. Completion usually runs in interrupt
  * or softirq context, where the current task is unrelated to the request,
  * so completions are matched to their issue and never filtered themselves.
+ *
+ * For `kernscope trace` (targ_trace) each completed request also sends a
+ * struct blockio_trace_record naming the task that issued it. With
+ * targ_trace off (the agent) the verifier prunes that code: the agent's path
+ * is as before but for one load of targ_trace per run.
  */
 #include "kernscope.bpf.h"
 #include "histogram.bpf.h"
@@ -19,6 +24,7 @@ KS_EXPORT_TYPE(blockio_key);
 KS_EXPORT_TYPE(blockio_stats);
 KS_EXPORT_TYPE(blockio_bytes_key);
 KS_EXPORT_TYPE(blockio_bytes);
+KS_EXPORT_TYPE(blockio_trace_record);
 
 /*
  * The operation is the low 8 bits of cmd_flags (REQ_OP_BITS, since commit
@@ -26,6 +32,12 @@ KS_EXPORT_TYPE(blockio_bytes);
  * WRITE, FLUSH and DISCARD are 0..3 (include/linux/blk_types.h).
  */
 #define KS_REQ_OP_MASK 0xff
+/*
+ * Passthrough operations (blk_op_is_passthrough): REQ_OP_DRV_IN/OUT (34, 35),
+ * and REQ_OP_SCSI_IN/OUT (32, 33) until "block: remove REQ_OP_SCSI_{IN,OUT}"
+ * (2021); no other operation is numbered 32 or above.
+ */
+#define KS_REQ_OP_PASSTHROUGH 32
 #define KS_MINORBITS 20 /* kernel dev_t: major << 20 | minor */
 
 /*
@@ -55,6 +67,26 @@ struct {
 	__type(key, struct blockio_req);
 	__type(value, struct blockio_start);
 } blockio_starts SEC(".maps");
+
+/* What a trace record needs from the issue; the agent's starts stay as small as before. */
+struct blockio_issuer {
+	__u64 sector;
+	__u32 bytes;
+	__u32 tgid;
+	char comm[KS_COMM_LEN];
+};
+
+/*
+ * Used only with targ_trace, beside blockio_starts and keyed the same. Not
+ * BPF_F_NO_PREALLOC: before v6.1 the verifier warns (WARN_ONCE) when a
+ * tracing program uses a run-time allocated hash, and refuses on PREEMPT_RT.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, struct blockio_req);
+	__type(value, struct blockio_issuer);
+} blockio_issuers SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -138,7 +170,8 @@ static __always_inline __u32 op_of_rwbs(const char *rwbs)
 	}
 }
 
-static __always_inline void on_issue(struct blockio_req *req, __u32 dev, __u32 op, __u64 bytes,
+/* True when the request is tracked (its completion will be matched). */
+static __always_inline bool on_issue(struct blockio_req *req, __u32 dev, __u32 op, __u64 bytes,
 				     __u64 cgroup_id)
 {
 	struct blockio_start start = {
@@ -150,8 +183,51 @@ static __always_inline void on_issue(struct blockio_req *req, __u32 dev, __u32 o
 	};
 
 	/* A requeued request is issued again: the later issue replaces the first. */
-	if (bpf_map_update_elem(&blockio_starts, req, &start, BPF_ANY))
+	if (bpf_map_update_elem(&blockio_starts, req, &start, BPF_ANY)) {
 		ks_count_drop(); /* table full: this request goes uncounted */
+		return false;
+	}
+	return true;
+}
+
+/* Only with targ_trace: the issuing task (usually the one doing the I/O), for the record. */
+static __always_inline void remember_issuer(struct blockio_req *req, __u64 sector, __u32 bytes)
+{
+	struct blockio_issuer issuer = {
+		.sector = sector,
+		.bytes = bytes,
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+	};
+
+	bpf_get_current_comm(issuer.comm, sizeof(issuer.comm));
+	if (bpf_map_update_elem(&blockio_issuers, req, &issuer, BPF_ANY))
+		ks_count_drop(); /* table full: this request sends no record */
+}
+
+/* Only with targ_trace, once per completed request: its record, if slow enough. */
+static __always_inline void send_record(struct blockio_req *req, struct blockio_key *key,
+					__u64 latency_ns)
+{
+	struct blockio_issuer *issuer = bpf_map_lookup_elem(&blockio_issuers, req);
+	struct blockio_trace_record *rec;
+
+	if (!issuer)
+		return; /* not remembered at issue: counted as lost there */
+	if (latency_ns >= targ_trace_min_ns) {
+		rec = ks_reserve(sizeof(*rec), KS_RECORD_BLOCKIO, BLOCKIO_TRACE_RECORD_VERSION);
+		if (rec) {
+			rec->dev = key->dev;
+			rec->op = key->op;
+			rec->sector = issuer->sector;
+			rec->bytes = issuer->bytes;
+			rec->latency_ns = latency_ns;
+			rec->tgid = issuer->tgid;
+			rec->pad = 0;
+			__builtin_memcpy(rec->comm, issuer->comm, sizeof(rec->comm));
+			ks_submit(rec);
+		}
+	}
+	bpf_map_delete_elem(&blockio_issuers, req);
 }
 
 static __always_inline void on_complete(struct blockio_req *req, __u64 nr_bytes)
@@ -192,14 +268,30 @@ static __always_inline void on_complete(struct blockio_req *req, __u64 nr_bytes)
 		return;
 
 	stats = ks_lookup_or_init(&blockio_stats, &key, &zero_stats);
-	if (!stats)
-		return;
-	stats->count++;
-	stats->sum_ns += delta;
-	stats->slots[ks_log2_slot(delta)]++;
+	if (stats) {
+		stats->count++;
+		stats->sum_ns += delta;
+		stats->slots[ks_log2_slot(delta)]++;
+	}
+	if (targ_trace)
+		send_record(req, &key, delta);
 }
 
 /* BTF-typed variants (tp_btf, raw_tp): the request itself is at hand. */
+
+/*
+ * The start sector as the classic tracepoints report it (blk_rq_trace_sector):
+ * 0 for a passthrough request and for one without a position (a flush's is
+ * (sector_t)-1), so every variant sends the same record. Reads cmd_flags
+ * again rather than keeping it live through the agent's path.
+ */
+static __always_inline __u64 trace_sector(struct request *rq)
+{
+	__u32 req_op = BPF_CORE_READ(rq, cmd_flags) & KS_REQ_OP_MASK;
+	__u64 sector = BPF_CORE_READ(rq, __sector);
+
+	return req_op >= KS_REQ_OP_PASSTHROUGH || sector == (__u64)-1 ? 0 : sector;
+}
 
 static __always_inline int issue_rq(struct request *rq)
 {
@@ -214,7 +306,10 @@ static __always_inline int issue_rq(struct request *rq)
 		return 0; /* no disk (e.g. an NVMe admin command): not disk I/O */
 	dev = BPF_CORE_READ(disk, major) << KS_MINORBITS | BPF_CORE_READ(disk, first_minor);
 	op = op_class(BPF_CORE_READ(rq, cmd_flags) & KS_REQ_OP_MASK);
-	on_issue(&req, dev, op, BPF_CORE_READ(rq, __data_len), request_cgroup(rq));
+	if (!on_issue(&req, dev, op, BPF_CORE_READ(rq, __data_len), request_cgroup(rq)))
+		return 0;
+	if (targ_trace)
+		remember_issuer(&req, trace_sector(rq), BPF_CORE_READ(rq, __data_len));
 	return 0;
 }
 
@@ -274,7 +369,10 @@ int blockio_issue_tracepoint(struct trace_event_raw_block_rq *ctx)
 	rwbs[0] = ctx->rwbs[0];
 	rwbs[1] = ctx->rwbs[1];
 	rwbs[2] = ctx->rwbs[2];
-	on_issue(&req, req.dev, op_of_rwbs(rwbs), 0, 0); /* no request pointer: no owner */
+	if (!on_issue(&req, req.dev, op_of_rwbs(rwbs), 0, 0)) /* no request pointer: no owner */
+		return 0;
+	if (targ_trace)
+		remember_issuer(&req, ctx->sector, ctx->bytes);
 	return 0;
 }
 

@@ -2,12 +2,14 @@
 /*
  * blockio: block request latency (issue to completion) and bytes, per disk
  * and operation, aggregated in the kernel (block I/O can be too hot for a
- * record each). User space reads these maps at collection time.
+ * record each). User space reads these maps at collection time. Only for
+ * `kernscope trace` (targ_trace) does each request also send a record.
  */
 #ifndef KERNSCOPE_BLOCKIO_H
 #define KERNSCOPE_BLOCKIO_H
 
 #include "histogram.h"
+#include "record.h"
 
 /* Operation classes; the kernel's REQ_OP_* numbers map onto these. */
 enum blockio_op {
@@ -41,8 +43,28 @@ struct blockio_bytes {
 	__u64 bytes; /* bytes completed */
 };
 
+enum { BLOCKIO_TRACE_RECORD_VERSION = 1 };
+
+/*
+ * One completed request (`kernscope trace blockio`). hdr describes the
+ * context the completion ran in (often an interrupt: an unrelated task);
+ * tgid and comm are the task that issued the request.
+ */
+struct blockio_trace_record {
+	struct ks_record_header hdr;
+	__u32 dev; /* the disk's dev_t, kernel encoding: major << 20 | minor */
+	__u32 op; /* enum blockio_op */
+	__u64 sector; /* first 512-byte sector, at issue (0 for a flush) */
+	__u64 bytes; /* the request's size, at issue */
+	__u64 latency_ns; /* issue to completion */
+	__u32 tgid; /* the issuing task's process id */
+	__u32 pad;
+	char comm[KS_COMM_LEN]; /* the issuing task's */
+};
+
 _Static_assert(sizeof(struct blockio_key) == 8, "blockio_key is ABI");
 _Static_assert(sizeof(struct blockio_stats) == 16 + 8 * KS_LOG2_SLOTS, "blockio_stats is ABI");
 _Static_assert(sizeof(struct blockio_bytes_key) == 16, "blockio_bytes_key is ABI");
+_Static_assert(sizeof(struct blockio_trace_record) == 88, "blockio_trace_record is ABI");
 
 #endif /* KERNSCOPE_BLOCKIO_H */

@@ -11,19 +11,39 @@ export function blockOpName(op: number): string {
   return OPS[op] ?? 'other';
 }
 
+/** Nanoseconds as milliseconds to the microsecond. */
+function latencyMs(ns: number): number {
+  return Math.round(ns / 1e3) / 1e3;
+}
+
 const labels = { device: { field: 'dev', format: blockDeviceName }, op: { field: 'op', format: blockOpName } };
 
 /**
  * Block request latency (issue to completion) and completed bytes, by disk and
  * operation (bpf/blockio.bpf.c), aggregated in per-CPU maps. The pid/cgroup
  * filter applies at issue (the dispatching task); completions run in
- * interrupt context and follow their issue.
+ * interrupt context and follow their issue. Traced, each completed request is
+ * a record naming the task that issued it.
  */
 export const blockioProbe: ProbeDefinition = {
   name: 'blockio',
   summary: 'block I/O latency and bytes, by disk and operation (aggregated in the kernel)',
   object: 'blockio.bpf.o',
   cgroupKeys: true,
+  trace: {
+    record: { struct: 'blockio_trace_record', type: 'KS_RECORD_BLOCKIO', version: 1 },
+    optIn: true,
+    minLatency: true,
+    pidField: 'tgid', // the issuing task: the completion runs in an unrelated context
+    columns: [
+      { name: 'disk', heading: 'DISK', width: 8, value: (r) => blockDeviceName(r.dev as number) },
+      { name: 'op', heading: 'OP', width: 7, value: (r) => blockOpName(r.op as number) },
+      { name: 'sector', heading: 'SECTOR', width: 12, value: (r) => r.sector as number },
+      { name: 'bytes', heading: 'BYTES', width: 8, value: (r) => r.bytes as number },
+      // Microseconds, as biosnoop prints them.
+      { name: 'latency_ms', heading: 'LAT(ms)', width: 0, value: (r) => latencyMs(r.latency_ns as number), last: true },
+    ],
+  },
   attach: [
     {
       name: 'block_rq_issue',
