@@ -199,6 +199,7 @@ export class ProbeLoader {
     if (settings.comm) object.setConstant('targ_comm', commBytes(settings.comm));
     if (settings.netns !== undefined && definition.netnsFilter) object.setConstant('targ_netns', u32(settings.netns));
     if (settings.attribution && definition.cgroupKeys) object.setConstant('targ_attribute', Uint8Array.of(1));
+    if (!settings.trace) for (const map of definition.traceMaps ?? []) object.setMaxEntries(map, 1);
     if (settings.trace) {
       object.setConstant('targ_trace', Uint8Array.of(1));
       object.setConstant('targ_trace_min_ns', u64(settings.trace.minLatencyNs));

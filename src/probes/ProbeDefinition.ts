@@ -149,6 +149,8 @@ export interface ProbeDefinition {
   cgroupKeys?: boolean;
   /** Events for `kernscope trace`. */
   trace?: TraceDefinition;
+  /** Maps only trace records use: shrunk to one entry unless tracing (the agent never fills them). */
+  traceMaps?: string[];
   recordMetrics: RecordCounterDefinition[];
   mapMetrics: MapMetricDefinition[];
 }

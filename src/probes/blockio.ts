@@ -30,6 +30,7 @@ export const blockioProbe: ProbeDefinition = {
   summary: 'block I/O latency and bytes, by disk and operation (aggregated in the kernel)',
   object: 'blockio.bpf.o',
   cgroupKeys: true,
+  traceMaps: ['blockio_issuers'],
   trace: {
     record: { struct: 'blockio_trace_record', type: 'KS_RECORD_BLOCKIO', version: 1 },
     optIn: true,
