@@ -1,4 +1,5 @@
-import type { AttachVariant, KeyLabel, ProbeDefinition } from './ProbeDefinition';
+import { socketAddress } from './addresses';
+import type { AttachVariant, DecodedRecord, KeyLabel, ProbeDefinition } from './ProbeDefinition';
 
 /** Log2 slot edges 2^12 .. 2^32 ns (4.1 us .. 4.29 s), every other slot. */
 export const TCP_CONNECT_LATENCY_BOUNDS = Array.from({ length: 11 }, (_, i) => 2 ** (12 + 2 * i) * 1e-9);
@@ -7,6 +8,20 @@ export const TCP_CONNECT_LATENCY_BOUNDS = Array.from({ length: 11 }, (_, i) => 2
 export const TCP_DIRECTIONS: readonly string[] = ['outbound', 'inbound'];
 /** `enum ks_tcp_reset_direction` (bpf/tcp.h) -> label value. */
 export const TCP_RESET_DIRECTIONS: readonly string[] = ['sent', 'received'];
+/** `enum tcp_trace_event` (bpf/tcp.h) -> the trace's EVENT column. */
+export const TCP_TRACE_EVENTS: readonly string[] = [
+  'connect',
+  'connect_failed',
+  'accept',
+  'retransmit',
+  'reset_sent',
+  'reset_received',
+];
+
+/** A trace record's local or remote end: `127.0.0.1:80`, `[::1]:80`. */
+function end(r: DecodedRecord, side: 'local' | 'remote'): string {
+  return socketAddress(r.family as number, r[`${side}_addr`] as Uint8Array, r[`${side}_port`] as number);
+}
 
 function labelOf(names: readonly string[]): KeyLabel {
   return { field: 'direction', format: (value) => names[value] ?? String(value) };
@@ -44,11 +59,47 @@ const totals = {
  * these events happen in softirq context, where the current task is
  * arbitrary: the pid/cgroup/comm filters do not apply; the probe's own
  * filter is the socket's network namespace (`targ_netns`).
+ *
+ * Traced, each event is a record (struct tcp_trace_record). The process it
+ * names (tgid, comm) is the socket's owner: the task that called connect(),
+ * remembered from SYN_SENT until the socket closes. So connect and
+ * connect_failed always name it, and so do retransmits and resets of a
+ * socket connected while tracing; accepts, SYN-ACK retransmits, resets that
+ * answer a segment for no such socket, and events of sockets connected
+ * before the trace began name none (pid 0, comm ""). The pid/comm/cgroup
+ * filters judge the owner when it connects; events with no owner are left
+ * out while one of them is set. The network-namespace filter applies to all.
  */
 export const tcpProbe: ProbeDefinition = {
   name: 'tcp',
   summary: 'TCP connections, connect latency and failures, retransmits, resets (aggregated in the kernel)',
   object: 'tcp.bpf.o',
+  traceMaps: ['connect_owners'],
+  trace: {
+    record: { struct: 'tcp_trace_record', type: 'KS_RECORD_TCP', version: 1 },
+    optIn: true,
+    // Only connect and connect_failed have a latency: with --min-latency no other event is recorded.
+    minLatency: true,
+    pidField: 'tgid', // the socket's owner, not the (often softirq) context the event ran in
+    columns: [
+      {
+        name: 'event',
+        heading: 'EVENT',
+        width: 14,
+        value: (r) => TCP_TRACE_EVENTS[r.event as number] ?? String(r.event),
+      },
+      { name: 'local', heading: 'LOCAL', width: 21, value: (r) => end(r, 'local') },
+      { name: 'remote', heading: 'REMOTE', width: 21, value: (r) => end(r, 'remote') },
+      // Milliseconds to the microsecond, as tcpconnlat prints them; 0 for events without a latency.
+      {
+        name: 'latency_ms',
+        heading: 'LAT(ms)',
+        width: 0,
+        value: (r) => Math.round((r.latency_ns as number) / 1e3) / 1e3,
+        last: true,
+      },
+    ],
+  },
   attach: [
     { name: 'connect_v4', variants: connectVariants('v4') },
     { name: 'connect_v6', variants: connectVariants('v6') },
