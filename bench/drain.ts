@@ -8,7 +8,6 @@
 // usage: node dist/bench/drain.js [--json] [--rows 8192,65536] [--records N] [--trials N]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 import { lostEventsOf } from '../src/agent/selfMetrics';
@@ -20,8 +19,9 @@ import { RingDrain } from '../src/drain/RingDrain';
 import type { NativeBpfObject } from '../src/native/addon';
 import { PACKAGE_ROOT, addon } from '../src/native/addon';
 import { execProbe } from '../src/probes/exec';
+import { LOADGEN_OBJECT } from './generator';
+import { machine } from './machine';
 
-const OBJECT_PATH = path.join(PACKAGE_ROOT, 'dist', 'bpf', 'loadgen.bpf.o');
 const C_CONSUMER = path.join(PACKAGE_ROOT, 'dist', 'bench', 'c_consumer');
 const COMMS = 16; // loadgen cycles through loadgen-a .. loadgen-p
 const RING_HEADER = 8; // kernel ring sample header (BPF_RINGBUF_HDR_SZ)
@@ -87,24 +87,6 @@ function parseArgs(argv: string[]): Settings {
   return settings;
 }
 
-function machine(): Record<string, string | number> {
-  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
-  let clang = 'not found';
-  try {
-    clang = execFileSync(process.env.CLANG ?? 'clang', ['--version'], { encoding: 'utf8' }).split('\n')[0];
-  } catch {
-    // Only informational: the objects may have been built elsewhere.
-  }
-  return {
-    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
-    kernel: os.release(),
-    libbpf: addon.libbpfVersion(),
-    node: process.version,
-    clang,
-  };
-}
-
 function median(values: Measurement[]): Measurement {
   const sorted = [...values].sort((a, b) => a.nsPerRecord - b.nsPerRecord);
   return sorted[(sorted.length - 1) >> 1];
@@ -118,7 +100,7 @@ function nextPowerOfTwo(n: number): number {
 
 /** One run of the C baseline; it checks its own counts and exits non-zero when they are off. */
 function runC(perRound: number, rounds: number, ringBytes: number): Measurement {
-  const args = [OBJECT_PATH, String(perRound), String(rounds), String(ringBytes)];
+  const args = [LOADGEN_OBJECT, String(perRound), String(rounds), String(ringBytes)];
   const out = JSON.parse(execFileSync(C_CONSUMER, args, { encoding: 'utf8' })) as {
     records: number;
     ns_per_record: number;
@@ -157,7 +139,7 @@ class KernscopeBench {
     ringBytes: number,
     private readonly mode: Mode,
   ) {
-    this.object = new addon.BpfObject(OBJECT_PATH, 'loadgen');
+    this.object = new addon.BpfObject(LOADGEN_OBJECT, 'loadgen');
     try {
       this.object.setMaxEntries('events', ringBytes);
       // All ones: the producer never wakes anyone; the loop below drains.
@@ -348,7 +330,7 @@ function main(): number {
   if (!fs.existsSync(C_CONSUMER)) throw new Error(`${C_CONSUMER} is missing: run make -C bench`);
   const info = machine();
   // Ring slot as the kernel lays samples out: header + record, 8-aligned; record size from BTF.
-  const probe = new addon.BpfObject(OBJECT_PATH, 'loadgen');
+  const probe = new addon.BpfObject(LOADGEN_OBJECT, 'loadgen');
   const recordBytes = RecordLayout.fromObject(probe, execProbe.record.struct).size;
   probe.close();
   const slotBytes = (RING_HEADER + recordBytes + 7) & ~7;

@@ -9,7 +9,6 @@
 // system-wide, as their defaults are. Scenarios alternate, median of trials.
 //
 // usage: node dist/bench/overhead.js [--seconds S] [--trials N] [--json]
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,82 +18,14 @@ import { RecordLayout } from '../src/decode/RecordLayout';
 import { RingDrain } from '../src/drain/RingDrain';
 import { PACKAGE_ROOT, addon } from '../src/native/addon';
 import { execProbe } from '../src/probes/exec';
+import type { Tracer } from './tracers';
+import { NOTHING, agent, command, measureUnderEach, median } from './tracers';
 
 const LOOP = path.join(PACKAGE_ROOT, 'dist', 'bench', 'syscall_loop');
-const CLI = path.join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
 const LOADGEN = path.join(PACKAGE_ROOT, 'dist', 'bpf', 'loadgen.bpf.o');
 
-interface Tracer {
-  name: string;
-  /** Starts tracing; resolves once it is attached. Returns how to stop it. */
-  start(): Promise<() => Promise<void>>;
-}
-
-function waitForOutput(child: ChildProcessWithoutNullStreams, pattern: RegExp, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`${what} did not attach in 30 s: ${output}`)), 30000);
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (pattern.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before attaching: ${output}`)));
-  });
-}
-
-/**
- * Stops a tracer the way a user would (SIGINT: it detaches and prints its
- * summary), then harder if it does not exit: bpftrace now and then misses a
- * SIGINT and would otherwise stay attached and stall the run.
- */
-function stopper(child: ChildProcessWithoutNullStreams): () => Promise<void> {
-  return () =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGKILL'];
-      const next = (): void => {
-        child.kill(signals.shift());
-        if (signals.length > 0) timer = setTimeout(next, 5000);
-      };
-      let timer = setTimeout(next, 0);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-}
-
-/** A tracer run as a command that says when it is attached. */
-function command(name: string, file: string, args: string[], attached: RegExp): Tracer {
-  return {
-    name,
-    async start() {
-      // Line-buffered stdout: the attach message must arrive while the tool runs.
-      const child = spawn('stdbuf', ['-oL', file, ...args]);
-      const stop = stopper(child);
-      try {
-        await waitForOutput(child, attached, name);
-      } catch (error) {
-        await stop(); // never leave a tracer attached behind a failed run
-        throw error;
-      }
-      return stop;
-    },
-  };
-}
-
-function agent(name: string, probe: string, ...args: string[]): Tracer {
-  const argv = [CLI, 'run', '--probes', probe, '--listen', '127.0.0.1:0', ...args];
-  return command(name, process.execPath, argv, /kernscope running/);
-}
-
 const tracers: Tracer[] = [
-  { name: 'nothing attached', start: () => Promise.resolve(() => Promise.resolve()) },
+  NOTHING,
   agent('kernscope syscalls probe (agent)', 'syscalls'),
   agent('kernscope syscalls, attribution off', 'syscalls', '--attribution', 'false'),
   agent('kernscope syscall_counts probe (agent)', 'syscall_counts'),
@@ -162,11 +93,6 @@ async function loop(seconds: number): Promise<number> {
   return (result.seconds * 1e9) / result.calls;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const option = (name: string, fallback: number): number => {
@@ -175,19 +101,8 @@ async function main(): Promise<void> {
   };
   const seconds = option('--seconds', 2);
   const trials = option('--trials', 3);
-  const results = new Map<string, number[]>(tracers.map((t) => [t.name, []]));
-  for (let trial = 0; trial < trials; trial++) {
-    for (const tracer of tracers) {
-      process.stderr.write(`trial ${trial + 1}/${trials}: ${tracer.name}\n`);
-      const stop = await tracer.start();
-      try {
-        results.get(tracer.name)!.push(await loop(seconds));
-      } finally {
-        await stop();
-      }
-    }
-  }
-  const base = median(results.get('nothing attached')!);
+  const results = await measureUnderEach(tracers, trials, () => loop(seconds));
+  const base = median(results.get(NOTHING.name)!);
   const rows = tracers.map((t) => {
     const ns = median(results.get(t.name)!);
     return { tracer: t.name, nsPerCall: ns, addedNs: ns - base };

@@ -17,13 +17,8 @@
 // drained + lost against the calls the child counted, which must be equal.
 //
 // usage: node dist/bench/readiness.js [--json] [--seconds S] [--trials N] [--rates 1000,100000,max]
-import type { ChildProcessByStdio } from 'node:child_process';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import readline from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
 
 import { lostEventsOf } from '../src/agent/selfMetrics';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
@@ -32,10 +27,10 @@ import type { RecordSink } from '../src/drain/RecordLoop';
 import { RingDrain } from '../src/drain/RingDrain';
 import { u32, u64 } from '../src/load/ProbeLoader';
 import type { ReadinessMode } from '../src/native/addon';
-import { PACKAGE_ROOT, READINESS_MODES, addon } from '../src/native/addon';
+import { READINESS_MODES, addon } from '../src/native/addon';
+import { LOADGEN_OBJECT, SYSCALL_LOOP, spawnLoop } from './generator';
+import { loadAverage, machine } from './machine';
 
-const OBJECT_PATH = path.join(PACKAGE_ROOT, 'dist', 'bpf', 'loadgen.bpf.o');
-const SYSCALL_LOOP = path.join(PACKAGE_ROOT, 'dist', 'bench', 'syscall_loop');
 const PROGRAM = 'loadgen_sys_enter';
 const SAMPLE_EVERY = 16; // latency of every 16th record
 const HISTOGRAM_US = 1 << 22; // 1 us buckets, the last one catches everything from ~4.2 s
@@ -152,24 +147,6 @@ function parseArgs(argv: string[]): Settings {
 const rateName = (rate: number): string =>
   rate === 0 ? 'max' : rate >= 1000 && rate % 1000 === 0 ? `${rate / 1000}k` : String(rate);
 
-function machine(): Record<string, string | number> {
-  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
-  return {
-    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
-    kernel: os.release(),
-    libbpf: addon.libbpfVersion(),
-    node: process.version,
-    load: loadAverage(),
-  };
-}
-
-const loadAverage = (): string =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
-
 /** Latency sampling sink: every SAMPLE_EVERY-th record, now - hdr.ts_ns into a 1 us histogram. */
 class LatencySink implements RecordSink {
   readonly histogram = new Float64Array(HISTOGRAM_US);
@@ -218,32 +195,12 @@ class LatencySink implements RecordSink {
   }
 }
 
-type LoopChild = ChildProcessByStdio<Writable, Readable, null>;
-
-/** Spawns syscall_loop; resolves with it, its pid and getppid's syscall number once it waits for "go". */
-async function spawnLoop(
-  rate: number,
-  seconds: number,
-): Promise<{ child: LoopChild; lines: AsyncIterator<string>; pid: number; syscall: number }> {
-  const child = spawn(SYSCALL_LOOP, [rate === 0 ? 'max' : String(rate), String(seconds)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const first = await lines.next();
-  const match = first.done ? null : /^ready (\d+) (\d+)$/.exec(first.value);
-  if (!match) {
-    child.kill();
-    throw new Error(`syscall_loop did not get ready: ${first.done ? 'no output' : first.value}`);
-  }
-  return { child, lines, pid: Number(match[1]), syscall: Number(match[2]) };
-}
-
 /** One run, in this process (the --child side). */
 async function runOnce(spec: RunSpec): Promise<RunResult> {
   const { child, lines, pid, syscall } = await spawnLoop(spec.rate, spec.seconds);
   if (pid !== child.pid) throw new Error(`syscall_loop says pid ${pid}, spawn says ${child.pid}`);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const object = new addon.BpfObject(OBJECT_PATH, 'readiness');
+  const object = new addon.BpfObject(LOADGEN_OBJECT, 'readiness');
   let drain: RingDrain | undefined;
   let blocker: NodeJS.Timeout | undefined;
   try {
@@ -523,7 +480,7 @@ async function child(json: string): Promise<void> {
 
 function main(): number {
   const settings = parseArgs(process.argv.slice(2));
-  for (const file of [SYSCALL_LOOP, OBJECT_PATH]) {
+  for (const file of [SYSCALL_LOOP, LOADGEN_OBJECT]) {
     if (!fs.existsSync(file)) throw new Error(`${file} is missing: run make bpf and make -C bench`);
   }
   const info = machine();
