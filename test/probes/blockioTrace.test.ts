@@ -13,13 +13,13 @@ import { RingDrain } from '../../src/drain/RingDrain';
 import { ensureTracefs } from '../../src/kernel/tracefs';
 import type { LoadSettings } from '../../src/load/ProbeLoader';
 import { ProbeLoader } from '../../src/load/ProbeLoader';
-import type { AttachKind, KernelFeatures } from '../../src/native/addon';
-import { addon } from '../../src/native/addon';
+import type { AttachKind } from '../../src/native/addon';
 import { kernelDev } from '../../src/probes/blockDevices';
 import { blockioProbe } from '../../src/probes/blockio';
 import { toEvent } from '../../src/trace/TraceFormat';
 import { sumU64, u32 } from '../helpers/bytes';
 import type { LoopDevice } from '../helpers/loopDevice';
+import { featuresFrom } from '../helpers/features';
 import { createLoopDevice } from '../helpers/loopDevice';
 import { run } from '../helpers/process';
 import { RecordCollector } from '../helpers/recordCollector';
@@ -33,17 +33,6 @@ const KINDS: AttachKind[] = ['tp_btf', 'raw_tp', 'tracepoint'];
 
 // Classic tracepoints need tracefs (the trace command mounts it the same way).
 const tracefsNote = ensureTracefs();
-
-/** This kernel's features with only `kind` (and the kinds after it) left: forces a variant. */
-function featuresFrom(kind: AttachKind): KernelFeatures {
-  const features = addon.kernelFeatures();
-  const attach = { ...features.attach };
-  for (const skipped of ['tp_btf', 'raw_tp'] as const) {
-    if (skipped === kind) break;
-    attach[skipped] = { ok: false, reason: `test: forcing ${kind}` };
-  }
-  return { ...features, attach };
-}
 
 /** The probe as `kind`, its ring collected (drained on demand); `trace` as the trace command sets it. */
 function load(t: HasTeardown, kind: AttachKind, trace: LoadSettings['trace']) {

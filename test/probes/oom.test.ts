@@ -16,9 +16,9 @@ import { resolveCgroup } from '../../src/kernel/cgroup';
 import { ensureTracefs } from '../../src/kernel/tracefs';
 import { ProbeLoader } from '../../src/load/ProbeLoader';
 import type { AttachKind } from '../../src/native/addon';
-import { addon } from '../../src/native/addon';
 import { oomProbe } from '../../src/probes/oom';
 import { AgentProcess } from '../helpers/agent';
+import { featuresFrom } from '../helpers/features';
 import { sumU64, u32 } from '../helpers/bytes';
 import { createCgroup } from '../helpers/cgroup';
 import type { MemoryCgroup } from '../helpers/memcg';
@@ -120,10 +120,7 @@ void t.test(
 
 /** Loads the oom probe in this process with only `kind` (and later variants) allowed, with these filters. */
 function loadInProcess(kind: AttachKind, filter: { cgroup?: string; comm?: string }) {
-  const features = addon.kernelFeatures();
-  const attach = { ...features.attach };
-  if (kind !== 'tp_btf') attach.tp_btf = { ok: false, reason: `test: forcing ${kind}` };
-  const loaded = new ProbeLoader({ ...features, attach }).load(oomProbe, {
+  const loaded = new ProbeLoader(featuresFrom(kind)).load(oomProbe, {
     ringBytes: 1 << 16,
     wakeupBytes: 1 << 16,
     cgroup: filter.cgroup === undefined ? undefined : resolveCgroup(filter.cgroup),

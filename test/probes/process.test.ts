@@ -18,13 +18,13 @@ import { resolveCgroup } from '../../src/kernel/cgroup';
 import { ensureTracefs } from '../../src/kernel/tracefs';
 import type { LoadedProbe } from '../../src/load/ProbeLoader';
 import { ProbeLoader } from '../../src/load/ProbeLoader';
-import type { AttachKind, KernelFeatures } from '../../src/native/addon';
-import { addon } from '../../src/native/addon';
+import type { AttachKind } from '../../src/native/addon';
 import { BUILTIN_PROBES } from '../../src/probes';
 import { execProbe } from '../../src/probes/exec';
 import { processProbe } from '../../src/probes/process';
 import type { ProbeDefinition } from '../../src/probes/ProbeDefinition';
 import { AgentProcess } from '../helpers/agent';
+import { featuresFrom } from '../helpers/features';
 import { sumU64, u32 } from '../helpers/bytes';
 import { createCgroup } from '../helpers/cgroup';
 import type { Sample } from '../helpers/metrics';
@@ -171,17 +171,6 @@ void t.test('agent: exact forks, execs and exits by reason (tp_btf), exec folded
   const exit = await agent.stop('SIGTERM', 5000);
   if (!t.same(exit, { code: 0, signal: null }, 'SIGTERM exits 0')) t.comment(agent.log);
 });
-
-/** This kernel's features with only `kind` (and the kinds after it) left: forces a variant. */
-function featuresFrom(kind: AttachKind): KernelFeatures {
-  const features = addon.kernelFeatures();
-  const attach = { ...features.attach };
-  for (const skipped of ['tp_btf', 'raw_tp'] as const) {
-    if (skipped === kind) break;
-    attach[skipped] = { ok: false, reason: `test: forcing ${kind}` };
-  }
-  return { ...features, attach };
-}
 
 /** Loads `definition` in this process, filtered to `cgroup`, with its exec records collected. */
 function loadInProcess(

@@ -16,12 +16,13 @@ import { RingDrain } from '../../src/drain/RingDrain';
 import { ensureTracefs } from '../../src/kernel/tracefs';
 import type { LoadSettings } from '../../src/load/ProbeLoader';
 import { ProbeLoader } from '../../src/load/ProbeLoader';
-import type { AttachKind, KernelFeatures } from '../../src/native/addon';
+import type { AttachKind } from '../../src/native/addon';
 import { addon } from '../../src/native/addon';
 import { AF_INET, AF_INET6, ipv6, socketAddress } from '../../src/probes/addresses';
 import { TCP_TRACE_EVENTS, tcpProbe } from '../../src/probes/tcp';
 import { toEvent } from '../../src/trace/TraceFormat';
 import { sumU64, u32 } from '../helpers/bytes';
+import { featuresFrom } from '../helpers/features';
 import { Netns } from '../helpers/netns';
 import type { DecodedRecord } from '../helpers/recordCollector';
 import { RecordCollector } from '../helpers/recordCollector';
@@ -34,17 +35,6 @@ const KINDS = ['tp_btf', 'tracepoint'] as const;
 
 // Classic tracepoints need tracefs (the trace command mounts it the same way).
 const tracefsNote = ensureTracefs();
-
-/** This kernel's features with only `kind` (and the kinds after it) left: forces a variant. */
-function featuresFrom(kind: AttachKind): KernelFeatures {
-  const features = addon.kernelFeatures();
-  const attach = { ...features.attach };
-  for (const skipped of ['tp_btf', 'raw_tp'] as const) {
-    if (skipped === kind) break;
-    attach[skipped] = { ok: false, reason: `test: forcing ${kind}` };
-  }
-  return { ...features, attach };
-}
 
 /**
  * PAIRS connect/accept pairs on `host` (argv[1]), each closed with FINs, then
