@@ -1,4 +1,5 @@
 import { blockDeviceName } from './blockDevices';
+import { latencyMs } from './formats';
 import type { ProbeDefinition } from './ProbeDefinition';
 
 /** Log2 slot edges 2^11 .. 2^31 ns (about 2 us .. 2.1 s), every other slot. */
@@ -9,11 +10,6 @@ const OPS = ['read', 'write', 'flush', 'discard', 'other'];
 
 export function blockOpName(op: number): string {
   return OPS[op] ?? 'other';
-}
-
-/** Nanoseconds as milliseconds to the microsecond. */
-function latencyMs(ns: number): number {
-  return Math.round(ns / 1e3) / 1e3;
 }
 
 const labels = { device: { field: 'dev', format: blockDeviceName }, op: { field: 'op', format: blockOpName } };

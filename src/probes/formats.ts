@@ -16,3 +16,8 @@ const errnoNames = new Map(Object.entries(os.constants.errno).map(([name, value]
 export function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? String(errno);
 }
+
+/** Nanoseconds as milliseconds to the microsecond: a traced event's latency, in the table and in JSON. */
+export function latencyMs(ns: number): number {
+  return Math.round(ns / 1e3) / 1e3;
+}

@@ -1,3 +1,4 @@
+import { latencyMs } from './formats';
 import type { ProbeDefinition } from './ProbeDefinition';
 
 /** Log2 slot edges 2^10 .. 2^30 ns (about 1 us .. 1.07 s), every slot. */
@@ -22,7 +23,7 @@ export const runqueueProbe: ProbeDefinition = {
     pidField: 'tgid', // the process that waited (hdr is the task leaving the CPU)
     columns: [
       { name: 'tid', heading: 'TID', width: 7, value: (r) => r.pid as number },
-      { name: 'latency_ms', heading: 'LAT(ms)', width: 10, value: (r) => (r.latency_ns as number) / 1e6 },
+      { name: 'latency_ms', heading: 'LAT(ms)', width: 10, value: (r) => latencyMs(r.latency_ns as number) },
       { name: 'prev_comm', heading: 'PREV-COMM', width: 16, value: (r) => r.prev_comm as string },
       { name: 'prev_pid', heading: 'PREV-PID', width: 0, value: (r) => r.prev_pid as number, last: true },
     ],

@@ -1,4 +1,4 @@
-import { errnoName, syscallName } from './formats';
+import { errnoName, latencyMs, syscallName } from './formats';
 import type { ProbeDefinition } from './ProbeDefinition';
 
 /** Log2 slot edges 2^10 .. 2^30 ns (about 1 us .. 1.07 s), every other slot. */
@@ -28,7 +28,7 @@ export const syscallsProbe: ProbeDefinition = {
       { name: 'syscall', heading: 'SYSCALL', width: 16, value: (r) => syscallName(r.id as number) },
       { name: 'ret', heading: 'RET', width: 8, value: (r) => r.ret as number },
       { name: 'errno', heading: 'ERRNO', width: 7, value: (r) => errnoOf(r.ret as number) },
-      { name: 'latency_ms', heading: 'LAT(ms)', width: 0, value: (r) => (r.latency_ns as number) / 1e6, last: true },
+      { name: 'latency_ms', heading: 'LAT(ms)', width: 0, value: (r) => latencyMs(r.latency_ns as number), last: true },
     ],
   },
   // Enter and exit share each thread's start time: tp_btf keeps it in task

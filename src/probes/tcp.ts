@@ -1,4 +1,5 @@
 import { socketAddress } from './addresses';
+import { latencyMs } from './formats';
 import type { AttachVariant, DecodedRecord, KeyLabel, ProbeDefinition } from './ProbeDefinition';
 
 /** Log2 slot edges 2^12 .. 2^32 ns (4.1 us .. 4.29 s), every other slot. */
@@ -95,7 +96,7 @@ export const tcpProbe: ProbeDefinition = {
         name: 'latency_ms',
         heading: 'LAT(ms)',
         width: 0,
-        value: (r) => Math.round((r.latency_ns as number) / 1e3) / 1e3,
+        value: (r) => latencyMs(r.latency_ns as number),
         last: true,
       },
     ],
