@@ -149,7 +149,7 @@ void t.test('every observed wait is one record naming the worker, the wait and t
     Object.fromEntries(TRACE.columns.map((c) => [c.name, c.value(first)])),
     {
       tid: first.pid,
-      latency_ms: (first.latency_ns as number) / 1e6,
+      latency_ms: Math.round((first.latency_ns as number) / 1e3) / 1e3,
       prev_comm: first.prev_comm,
       prev_pid: first.prev_pid,
     },
