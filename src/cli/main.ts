@@ -5,6 +5,7 @@ import { OptionError } from '../config/AgentOptions';
 import { probesCommand } from './probes';
 import { runCommand } from './run';
 import { statsCommand } from './stats';
+import { topCommand } from './top';
 import { traceCommand } from './trace';
 import { UsageError } from './UsageError';
 
@@ -15,6 +16,7 @@ Commands:
   probes    list the probes and whether this kernel supports each
   stats     one probe's histograms and counters as text, every interval
   trace     stream a probe's events as they happen (kernscope trace exec)
+  top       a full-screen live view: containers by syscalls, execs, TCP, latency
 
 Run 'kernscope <command> --help' for a command's options.
 `;
@@ -30,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return statsCommand(rest);
     case 'trace':
       return traceCommand(rest);
+    case 'top':
+      return topCommand(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -37,7 +41,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command '${command}': expected run, probes, stats or trace (see kernscope --help)`);
+      throw new UsageError(
+        `unknown command '${command}': expected run, probes, stats, trace or top (see kernscope --help)`,
+      );
   }
 }
 
