@@ -1,12 +1,9 @@
 #!/usr/bin/env node
 // The kernscope command: `run` (the agent), `probes` (what this kernel supports),
-// `stats` (a probe's histograms and counters as text), `trace` (events as they happen).
+// `stats` (a probe's histograms and counters as text), `trace` (events as they
+// happen), `top` (a live view). Each command is loaded when it is run: `trace`
+// need not load the Kubernetes and OpenTelemetry clients that `run` uses.
 import { OptionError } from '../config/AgentOptions';
-import { probesCommand } from './probes';
-import { runCommand } from './run';
-import { statsCommand } from './stats';
-import { topCommand } from './top';
-import { traceCommand } from './trace';
 import { UsageError } from './UsageError';
 
 const HELP = `Usage: kernscope <command> [options]
@@ -25,15 +22,15 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'run':
-      return runCommand(rest);
+      return (await import('./run')).runCommand(rest);
     case 'probes':
-      return probesCommand(rest);
+      return (await import('./probes')).probesCommand(rest);
     case 'stats':
-      return statsCommand(rest);
+      return (await import('./stats')).statsCommand(rest);
     case 'trace':
-      return traceCommand(rest);
+      return (await import('./trace')).traceCommand(rest);
     case 'top':
-      return topCommand(rest);
+      return (await import('./top')).topCommand(rest);
     case undefined:
     case '-h':
     case '--help':

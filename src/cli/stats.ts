@@ -9,7 +9,7 @@ import type { HistogramFamily, MetricFamily, ScalarFamily } from '../aggregate/M
 import type { AgentOptions } from '../config/AgentOptions';
 import { DEFAULT_OPTIONS, OptionError, OptionErrors, optionErrorsOf } from '../config/AgentOptions';
 import { flagLayer } from '../config/loadConfig';
-import { LOG2_SLOTS, histogramsOf, optionalLabelsOf } from '../config/probeOptions';
+import { everySlotBuckets, histogramsOf, optionalLabelsOf } from '../config/probeOptions';
 import { missingBpfPrivileges } from '../kernel/privileges';
 import { Logger } from '../log';
 import { BUILTIN_PROBES, findProbe } from '../probes';
@@ -121,7 +121,6 @@ export function parseStatsOptions(argv: string[]): StatsInvocation | 'help' {
 
 /** The agent's settings for `stats`: one probe, attribution off, every log2 slot its own bucket. */
 function agentOptions({ definition, filter }: StatsInvocation): AgentOptions {
-  const everySlot = (scale: number): number[] => Array.from({ length: LOG2_SLOTS - 1 }, (_, k) => 2 ** (k + 1) * scale);
   return {
     ...DEFAULT_OPTIONS,
     ...filter,
@@ -132,7 +131,7 @@ function agentOptions({ definition, filter }: StatsInvocation): AgentOptions {
     probeOptions: {
       [definition.name]: {
         labels: optionalLabelsOf(definition),
-        buckets: Object.fromEntries(histogramsOf(definition).map((h) => [h.name, everySlot(h.scale)])),
+        buckets: everySlotBuckets(definition),
       },
     },
   };

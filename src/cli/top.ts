@@ -9,7 +9,7 @@ import { Agent } from '../agent/Agent';
 import type { MetricFamily } from '../aggregate/MetricFamily';
 import type { AgentOptions } from '../config/AgentOptions';
 import { DEFAULT_OPTIONS, OptionError, validateOptions } from '../config/AgentOptions';
-import { LOG2_SLOTS, histogramsOf } from '../config/probeOptions';
+import { everySlotBuckets } from '../config/probeOptions';
 import { missingBpfPrivileges } from '../kernel/privileges';
 import { Logger } from '../log';
 import { findProbe } from '../probes';
@@ -80,10 +80,7 @@ export function parseTopOptions(argv: string[]): { intervalMs: number } | 'help'
 
 /** The top probes with attribution on, series kept for the whole session, every log2 slot a bucket (finer percentiles). */
 function agentOptions(): AgentOptions {
-  const everySlot = (scale: number): number[] => Array.from({ length: LOG2_SLOTS - 1 }, (_, k) => 2 ** (k + 1) * scale);
-  const buckets = (name: string) => ({
-    buckets: Object.fromEntries(histogramsOf(findProbe(name)!).map((h) => [h.name, everySlot(h.scale)])),
-  });
+  const buckets = (name: string) => ({ buckets: everySlotBuckets(findProbe(name)!) });
   return validateOptions({
     ...DEFAULT_OPTIONS,
     probes: TOP_PROBES,

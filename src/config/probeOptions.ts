@@ -31,6 +31,12 @@ export interface EffectiveProbeOptions extends ProbeFilter {
 /** Slots of the in-kernel log2 histograms (KS_LOG2_SLOTS in bpf/histogram.h; checked again at load from BTF). */
 export const LOG2_SLOTS = 32;
 
+/** Every log2 slot its own bucket: a probe's histograms at full resolution (`stats`, `top`). */
+export function everySlotBuckets(definition: ProbeDefinition): Record<string, number[]> {
+  const edges = (scale: number): number[] => Array.from({ length: LOG2_SLOTS - 1 }, (_, k) => 2 ** (k + 1) * scale);
+  return Object.fromEntries(histogramsOf(definition).map((h) => [h.name, edges(h.scale)]));
+}
+
 /** The labels a probe can turn on, over all its metrics. */
 export function optionalLabelsOf(definition: ProbeDefinition): string[] {
   const labels = new Set<string>();
