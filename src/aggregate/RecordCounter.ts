@@ -238,12 +238,13 @@ export class RecordCounter implements ScalarFamily, CounterState {
 }
 
 function mergeEqualLabels(samples: Sample[]): Sample[] {
+  // Every sample of a counter has the same label names in the same order: the values are the key.
   const merged = new Map<string, Sample>();
   for (const sample of samples) {
-    const key = JSON.stringify(sample.labels);
+    const key = Object.values(sample.labels).join('\u0000');
     const seen = merged.get(key);
     if (seen) seen.value += sample.value;
-    else merged.set(key, { ...sample });
+    else merged.set(key, sample);
   }
-  return [...merged.values()];
+  return merged.size === samples.length ? samples : [...merged.values()];
 }
