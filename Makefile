@@ -63,9 +63,12 @@ format: deps
 test: build lint
 	npx tap
 
+# The performance record (bench/README.md), about 40 minutes; BENCH_FLAGS=--json for machine-readable output.
+BENCH_FLAGS ?=
+BENCHES := drain readiness overhead stream storms scrape memory
 bench: build
 	$(MAKE) -C bench
-	node dist/bench/drain.js && node dist/bench/readiness.js && node dist/bench/overhead.js
+	set -e; for b in $(BENCHES); do node dist/bench/$$b.js $(BENCH_FLAGS); done
 
 clean:
 	rm -rf build dist .deps-stamp
