@@ -16,7 +16,12 @@ import { remedyFor } from '../kernel/remedies';
 export const PROBES_HELP = `Usage: kernscope probes [--json]
 
 Lists the built-in probes and, for each, the attach variant this kernel would
-use, or why none works. Loads and attaches each probe briefly (needs root).
+use, or why none works, and for each variant it cannot use the reason and a
+one-line fix. Loads and attaches each probe briefly (needs root).
+
+Examples:
+  kernscope probes                     what this kernel supports
+  kernscope probes --json | jq '.probes[] | select(.supported | not)'
 `;
 
 interface ProbeReport {

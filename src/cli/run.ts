@@ -47,6 +47,12 @@ Options:
 
 Precedence: config file < KERNSCOPE_* environment variables < flags
 (KERNSCOPE_LISTEN, KERNSCOPE_MAX_SERIES, ...: the flag's name in capitals).
+
+Examples:
+  kernscope run                                    every probe, /metrics on :9478
+  kernscope run --probes tcp,runqueue --listen 127.0.0.1:9478
+  kernscope run --config /etc/kernscope.yaml --check-config
+  kernscope run --otlp-endpoint http://otel-collector:4317 --node-name \$(hostname)
 `;
 
 export interface RunInvocation {
