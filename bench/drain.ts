@@ -21,6 +21,7 @@ import { PACKAGE_ROOT, addon } from '../src/native/addon';
 import { execProbe } from '../src/probes/exec';
 import { LOADGEN_OBJECT } from './generator';
 import { machine } from './machine';
+import { positiveInt, printColumns } from './report';
 
 const C_CONSUMER = path.join(PACKAGE_ROOT, 'dist', 'bench', 'c_consumer');
 const COMMS = 16; // loadgen cycles through loadgen-a .. loadgen-p
@@ -66,22 +67,14 @@ interface Row {
 
 type Mode = 'aggregate' | 'noop';
 
-function positiveInt(flag: string, text: string | undefined): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new Error(`invalid ${flag}: ${text}; expected a positive integer\n${USAGE}`);
-  }
-  return value;
-}
-
 function parseArgs(argv: string[]): Settings {
   const settings: Settings = { json: false, rows: [8192, 65536], records: 1 << 22, trials: 5 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--json') settings.json = true;
-    else if (arg === '--rows') settings.rows = (argv[++i] ?? '').split(',').map((r) => positiveInt('--rows', r));
-    else if (arg === '--records') settings.records = positiveInt('--records', argv[++i]);
-    else if (arg === '--trials') settings.trials = positiveInt('--trials', argv[++i]);
+    else if (arg === '--rows') settings.rows = (argv[++i] ?? '').split(',').map((r) => positiveInt('--rows', r, USAGE));
+    else if (arg === '--records') settings.records = positiveInt('--records', argv[++i], USAGE);
+    else if (arg === '--trials') settings.trials = positiveInt('--trials', argv[++i], USAGE);
     else throw new Error(`unknown argument ${arg}\n${USAGE}`);
   }
   return settings;
@@ -284,14 +277,7 @@ function printTable(info: Record<string, string | number>, settings: Settings, r
       String(m.lost),
     ]),
   );
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  for (const line of [header, ...lines])
-    console.log(
-      line
-        .map((cell, i) => cell.padEnd(widths[i]))
-        .join('  ')
-        .trimEnd(),
-    );
+  printColumns(header, lines);
   console.log();
   for (const row of rows) {
     const verdict =
@@ -312,10 +298,14 @@ interface ChildResult {
 function child(argv: string[]): number {
   const [mode, perRound, rounds, ringBytes] = argv;
   if (mode !== 'aggregate' && mode !== 'noop') throw new Error(`--child: unknown mode ${mode}`);
-  const bench = new KernscopeBench(positiveInt('--child', perRound), positiveInt('--child', ringBytes), mode);
+  const bench = new KernscopeBench(
+    positiveInt('--child', perRound, USAGE),
+    positiveInt('--child', ringBytes, USAGE),
+    mode,
+  );
   try {
     bench.warmUp();
-    const measurement = bench.run(positiveInt('--child', rounds));
+    const measurement = bench.run(positiveInt('--child', rounds, USAGE));
     const result: ChildResult = { measurement, problems: bench.verify() };
     console.log(JSON.stringify(result));
   } finally {

@@ -30,6 +30,7 @@ import type { ReadinessMode } from '../src/native/addon';
 import { READINESS_MODES, addon } from '../src/native/addon';
 import { LOADGEN_OBJECT, SYSCALL_LOOP, spawnLoop } from './generator';
 import { loadAverage, machine } from './machine';
+import { printColumns } from './report';
 
 const PROGRAM = 'loadgen_sys_enter';
 const SAMPLE_EVERY = 16; // latency of every 16th record
@@ -395,14 +396,7 @@ function printTable(info: Record<string, string | number>, settings: Settings, r
     fixed(r.latencyMs.p99, 2),
     fixed(r.latencyMs.max, 2),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  for (const line of [header, ...lines])
-    console.log(
-      line
-        .map((cell, i) => cell.padEnd(widths[i]))
-        .join('  ')
-        .trimEnd(),
-    );
+  printColumns(header, lines);
   console.log();
   for (const line of verdict(rows)) console.log(line);
 }

@@ -18,6 +18,7 @@ import type { LoadResult, Scrape } from './loadedAgent';
 import { LOADGEN_BATCH, LoadedAgent, execSeriesIn } from './loadedAgent';
 import { LOADGEN_OBJECT, SYSCALL_LOOP } from './generator';
 import { loadAverage, machine } from './machine';
+import { printColumns } from './report';
 
 const USAGE =
   'usage: node dist/bench/scrape.js [--json] [--seconds S] [--series 1000,10000,50000] [--rate N|max] [--interval-ms N]';
@@ -211,14 +212,7 @@ function printTable(info: Record<string, string | number>, settings: Settings, r
     String(r.lostInScrapes),
     r.problems.length ? 'OFF' : 'exact',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  for (const line of [header, ...lines])
-    console.log(
-      line
-        .map((cell, i) => cell.padEnd(widths[i]))
-        .join('  ')
-        .trimEnd(),
-    );
+  printColumns(header, lines);
   console.log();
   const reached = Math.min(...rows.map((r) => r.recordsPerS));
   console.log(

@@ -19,6 +19,7 @@ import { PACKAGE_ROOT } from '../src/native/addon';
 import { loadAverage, machine } from './machine';
 import type { Tracer } from './tracers';
 import { NOTHING, agent, command, measureUnderEach, median } from './tracers';
+import { positiveInt } from './report';
 
 const STORM = path.join(PACKAGE_ROOT, 'dist', 'bench', 'storm');
 const USAGE = 'usage: node dist/bench/storms.js [--json] [--trials N] [--execs N] [--connections N]';
@@ -86,22 +87,14 @@ interface StormResult {
   ratios: { tracer: string; ratio: number | null }[];
 }
 
-function positiveInt(flag: string, text: string | undefined): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new Error(`invalid ${flag}: ${text}; expected a positive integer\n${USAGE}`);
-  }
-  return value;
-}
-
 function parseArgs(argv: string[]): Settings {
   const settings: Settings = { json: false, trials: 5, execs: 2000, connections: 20000 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--json') settings.json = true;
-    else if (arg === '--trials') settings.trials = positiveInt('--trials', argv[++i]);
-    else if (arg === '--execs') settings.execs = positiveInt('--execs', argv[++i]);
-    else if (arg === '--connections') settings.connections = positiveInt('--connections', argv[++i]);
+    else if (arg === '--trials') settings.trials = positiveInt('--trials', argv[++i], USAGE);
+    else if (arg === '--execs') settings.execs = positiveInt('--execs', argv[++i], USAGE);
+    else if (arg === '--connections') settings.connections = positiveInt('--connections', argv[++i], USAGE);
     else throw new Error(`unknown argument ${arg}\n${USAGE}`);
   }
   return settings;

@@ -30,6 +30,7 @@ import { PACKAGE_ROOT, addon } from '../src/native/addon';
 import { execProbe } from '../src/probes/exec';
 import { LOADGEN_OBJECT } from './generator';
 import { loadAverage, machine } from './machine';
+import { printColumns } from './report';
 
 const C_CONSUMER = path.join(PACKAGE_ROOT, 'dist', 'bench', 'c_consumer');
 const STREAM_GEN = path.join(PACKAGE_ROOT, 'dist', 'bench', 'stream_gen');
@@ -374,14 +375,7 @@ function printTable(info: Record<string, string | number>, settings: Settings, r
     ...COLUMNS.map((c) => medianOf(row, c.value).toFixed(c.digits)),
     row.trials.every((t) => t.difference === 0) ? 'exact' : `off ${row.trials.map((t) => t.difference).join('/')}`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  for (const line of [header, ...lines])
-    console.log(
-      line
-        .map((cell, i) => cell.padEnd(widths[i]))
-        .join('  ')
-        .trimEnd(),
-    );
+  printColumns(header, lines);
   console.log();
   for (const line of targets(rows, settings)) console.log(line);
 }

@@ -3,7 +3,7 @@
 // `stats` (a probe's histograms and counters as text), `trace` (events as they
 // happen), `top` (a live view). Each command is loaded when it is run: `trace`
 // need not load the Kubernetes and OpenTelemetry clients that `run` uses.
-import { OptionError } from '../config/AgentOptions';
+import { optionErrorsOf } from '../config/AgentOptions';
 import { UsageError } from './UsageError';
 
 const HELP = `Usage: kernscope <command> [options]
@@ -47,9 +47,15 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof OptionError) {
+    if (error instanceof UsageError) {
       process.stderr.write(`kernscope: ${error.message}\n`);
-      process.exit(error instanceof UsageError ? error.exitCode : 2);
+      process.exit(error.exitCode);
+    }
+    // Bad settings: one line each.
+    const bad = optionErrorsOf(error);
+    if (bad.length) {
+      for (const e of bad) process.stderr.write(`kernscope: ${e.message}\n`);
+      process.exit(2);
     }
     process.stderr.write(`kernscope: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 
 import { Agent } from '../agent/Agent';
 import type { AgentOptions } from '../config/AgentOptions';
-import { DEFAULT_OPTIONS, optionErrorsOf } from '../config/AgentOptions';
+import { DEFAULT_OPTIONS } from '../config/AgentOptions';
 import { formatDuration, resolveOptions } from '../config/loadConfig';
 import { HttpServer } from '../export/HttpServer';
 import { OtlpExporter } from '../export/OtlpExporter';
@@ -52,7 +52,7 @@ Examples:
   kernscope run                                    every probe, /metrics on :9478
   kernscope run --probes tcp,runqueue --listen 127.0.0.1:9478
   kernscope run --config /etc/kernscope.yaml --check-config
-  kernscope run --otlp-endpoint http://otel-collector:4317 --node-name \$(hostname)
+  kernscope run --otlp-endpoint http://otel-collector:4317 --node-name $(hostname)
 `;
 
 export interface RunInvocation {
@@ -139,16 +139,7 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 const OTLP_FLUSH_DEADLINE_MS = 2000;
 
 export async function runCommand(argv: string[]): Promise<number> {
-  let invocation;
-  try {
-    invocation = parseRunOptions(argv);
-  } catch (error) {
-    const errors = optionErrorsOf(error);
-    if (errors.length === 0) throw error;
-    // One line per bad setting.
-    for (const e of errors) process.stderr.write(`kernscope: ${e.message}\n`);
-    return 2;
-  }
+  const invocation = parseRunOptions(argv); // bad settings throw: main prints one line each, exit 2
   if (invocation === 'help') {
     process.stdout.write(RUN_HELP);
     return 0;

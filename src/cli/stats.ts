@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { Agent } from '../agent/Agent';
 import type { HistogramFamily, MetricFamily, ScalarFamily } from '../aggregate/MetricFamily';
 import type { AgentOptions } from '../config/AgentOptions';
-import { DEFAULT_OPTIONS, OptionError, OptionErrors, optionErrorsOf } from '../config/AgentOptions';
+import { DEFAULT_OPTIONS, OptionError, OptionErrors } from '../config/AgentOptions';
 import { flagLayer } from '../config/loadConfig';
 import { everySlotBuckets, histogramsOf, optionalLabelsOf } from '../config/probeOptions';
 import { missingBpfPrivileges } from '../kernel/privileges';
@@ -208,16 +208,7 @@ function everyInterval(intervalMs: number, count: number | undefined, print: () 
 }
 
 export async function statsCommand(argv: string[]): Promise<number> {
-  let invocation;
-  try {
-    invocation = parseStatsOptions(argv);
-  } catch (error) {
-    const errors = optionErrorsOf(error);
-    if (errors.length === 0) throw error;
-    // One line per bad setting.
-    for (const e of errors) process.stderr.write(`kernscope: ${e.message}\n`);
-    return 2;
-  }
+  const invocation = parseStatsOptions(argv); // bad settings throw: main prints one line each, exit 2
   if (invocation === 'help') {
     process.stdout.write(STATS_HELP);
     return 0;
