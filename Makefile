@@ -23,7 +23,11 @@ deps: .deps-stamp
 	npm ci
 	touch $@
 
-bpf: $(BPF_OBJECTS)
+bpf: $(BPF_OBJECTS) dist/bpf/SHA256SUMS
+
+# The loader refuses an object that does not match its sum (src/load/objectIntegrity.ts).
+dist/bpf/SHA256SUMS: $(BPF_OBJECTS)
+	cd dist/bpf && sha256sum $(notdir $(BPF_OBJECTS)) > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS
 
 dist/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h bpf/vmlinux/$(ARCH)/vmlinux.h
 	@mkdir -p $(@D)

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { KernelFeatures, NativeBpfObject } from '../native/addon';
 import { BpfError, PACKAGE_ROOT, addon } from '../native/addon';
 import type { AttachVariant, ProbeDefinition } from '../probes/ProbeDefinition';
+import { verifyObject } from './objectIntegrity';
 
 export const BPF_OBJECT_DIR = path.join(PACKAGE_ROOT, 'dist', 'bpf');
 
@@ -100,6 +101,7 @@ export class ProbeLoader {
   ) {}
 
   load(definition: ProbeDefinition, settings: LoadSettings): LoadedProbe {
+    verifyObject(path.join(this.objectDir, definition.object));
     const rejected: VariantRejection[] = [];
     const excluded = new Set<AttachVariant>();
     for (const point of definition.attach) {
