@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -37,6 +38,32 @@ Napi::ArrayBuffer MapRing(Napi::Env env, int fd, size_t length, int protection, 
       env, address, length, [](Napi::Env, void*, Mapping* m) { delete m; }, mapping);
 }
 
+// An epoll set holding the ring's fd edge-triggered: it turns readable when
+// the kernel wakes the ring's readers (once wakeup_bytes wait, or on a forced
+// wakeup), not whenever the ring holds data. Level-triggered readiness made
+// a busy ring readable on every loop turn, so under sustained load JS drained
+// a few records per turn (about 10 at the maximum rate) instead of the batch
+// the wakeup policy asks for. Records left behind wait for the timer drain.
+int EdgeTriggered(int ring_fd) {
+  int edge_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (edge_fd < 0) return -errno;
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLET;
+  if (epoll_ctl(edge_fd, EPOLL_CTL_ADD, ring_fd, &event) != 0) {
+    int err = errno;
+    close(edge_fd);
+    return -err;
+  }
+  return edge_fd;
+}
+
+// Takes the pending edge, so the set is not readable again until the next wakeup.
+void ConsumeEdge(int edge_fd) {
+  epoll_event event;
+  while (epoll_wait(edge_fd, &event, 1, 0) < 0 && errno == EINTR) {
+  }
+}
+
 }  // namespace
 
 // A native thread that waits for the ring's fd and calls JS. It never touches
@@ -57,9 +84,9 @@ class ReadinessThread {
   // thread-safe function holds a reference as its context, dropped by its
   // finalizer, so a call still queued when the reader closes finds it alive.
   struct State {
-    State(int ring, int stop) : ring_fd(ring), stop_fd(stop) {}
+    State(int edge, int stop) : edge_fd(edge), stop_fd(stop) {}
     ~State() { close(stop_fd); }
-    const int ring_fd;
+    const int edge_fd;  // EdgeTriggered(ring fd), owned by the RingResource
     const int stop_fd;  // eventfd, written once to stop
     std::atomic<bool> stopping{false};
     std::atomic<bool> pending{false};  // a call is queued or running: JS has not drained yet
@@ -76,10 +103,10 @@ class ReadinessThread {
   std::thread thread_;
 };
 
-ReadinessThread::ReadinessThread(Napi::Env env, int ring_fd, Napi::Function on_readable) {
+ReadinessThread::ReadinessThread(Napi::Env env, int edge_fd, Napi::Function on_readable) {
   int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd < 0) ThrowBpfError(env, "watch ring buffer: eventfd", errno);
-  state_ = std::make_shared<State>(ring_fd, stop_fd);
+  state_ = std::make_shared<State>(edge_fd, stop_fd);
   auto* context = new Shared(state_);
   try {
     function_ = Function::New(env, on_readable, "kernscope ring readiness", 0, 1, context,
@@ -104,16 +131,17 @@ ReadinessThread::ReadinessThread(Napi::Env env, int ring_fd, Napi::Function on_r
 
 void ReadinessThread::Run(Shared state, Function function) {
   pthread_setname_np(pthread_self(), "ks-ring-ready");
-  pollfd fds[2] = {{state->ring_fd, POLLIN, 0}, {state->stop_fd, POLLIN, 0}};
+  pollfd fds[2] = {{state->edge_fd, POLLIN, 0}, {state->stop_fd, POLLIN, 0}};
   while (!state->stopping.load()) {
     int ready = poll(fds, 2, -1);
     if (ready < 0 && errno == EINTR) continue;
     // On an error the thread ends; JS still drains on its timer.
     if (ready < 0 || fds[1].revents != 0 || (fds[0].revents & POLLIN) == 0) break;
+    ConsumeEdge(state->edge_fd);
     state->pending.store(true);
     if (function.NonBlockingCall() != napi_ok) break;  // the environment is closing
-    // The fd stays readable until JS moves the consumer position: wait for
-    // the callback to have run before polling again.
+    // At most one call queued: wait for the callback to have run (and
+    // drained) before polling again.
     std::unique_lock<std::mutex> lock(state->mutex);
     state->drained.wait(lock, [&] { return !state->pending.load() || state->stopping.load(); });
   }
@@ -170,6 +198,8 @@ void RingResource::Release() {
              [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
     poll_ = nullptr;
   }
+  if (edge_fd_ >= 0) close(edge_fd_);  // after the thread and the poll stopped watching it
+  edge_fd_ = -1;
   on_readable_.Reset();
   consumer_.Reset();
   producer_.Reset();
@@ -184,14 +214,20 @@ void RingResource::Detach() {
 
 void RingResource::Watch(Napi::Function on_readable, Readiness readiness) {
   if (poll_ != nullptr || thread_) ThrowUsage(env_, "ring reader is already watched");
+  edge_fd_ = EdgeTriggered(map_fd_);
+  if (edge_fd_ < 0) {
+    int err = -edge_fd_;
+    edge_fd_ = -1;
+    ThrowBpfError(env_, "watch ring buffer: epoll", err);
+  }
   if (readiness == Readiness::kThread) {
-    thread_ = std::make_unique<ReadinessThread>(env_, map_fd_, on_readable);
+    thread_ = std::make_unique<ReadinessThread>(env_, edge_fd_, on_readable);
     return;
   }
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env_, &loop);
   poll_ = new uv_poll_t;
-  int err = uv_poll_init(loop, poll_, map_fd_);
+  int err = uv_poll_init(loop, poll_, edge_fd_);
   if (err != 0) {
     delete poll_;
     poll_ = nullptr;
@@ -205,6 +241,7 @@ void RingResource::Watch(Napi::Function on_readable, Readiness readiness) {
 void RingResource::OnReadable(uv_poll_t* handle, int status, int) {
   auto* self = static_cast<RingResource*>(handle->data);
   if (status < 0 || self->on_readable_.IsEmpty()) return;
+  ConsumeEdge(self->edge_fd_);
   Napi::HandleScope scope(self->env_);
   try {
     self->on_readable_.MakeCallback(self->env_.Global(), {});

@@ -10,8 +10,9 @@
 // - thread: a native thread poll()s the fd and calls JS through a thread-safe
 //   function, at most one call queued: it waits for JS to run the callback
 //   (and so drain) before it polls again.
-// The fd is readable whenever the ring holds data; the kernel wakes a sleeping
-// poller once `wakeup_bytes` wait (or at once, with a wakeup per record).
+// Both wait on the ring's fd edge-triggered: readiness is the kernel's
+// wakeup, given once `wakeup_bytes` wait (or per record, with a wakeup per
+// record), not the mere presence of data.
 #pragma once
 
 #include <napi.h>
@@ -48,6 +49,7 @@ class RingResource : public OwnedResource {
   // longer reach the buffer, so JS never reads unmapped memory.
   Napi::Reference<Napi::ArrayBuffer> consumer_;
   Napi::Reference<Napi::ArrayBuffer> producer_;
+  int edge_fd_ = -1;           // EdgeTriggered(map_fd_) while watched
   uv_poll_t* poll_ = nullptr;  // freed by uv_close's callback
   Napi::FunctionReference on_readable_;
   std::unique_ptr<ReadinessThread> thread_;

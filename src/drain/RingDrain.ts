@@ -4,8 +4,9 @@
 // kernel once per batch. The kernel wakes us once `wakeupBytes` wait (through
 // a libuv poll, or a native thread: see NativeRingReader.watch); a timer
 // drains whatever is left, which bounds latency when traffic is light.
-// Readiness is level-triggered: once woken, under sustained traffic we drain
-// on every turn of the loop, not once per `wakeupBytes` (bench/README.md).
+// Readiness is edge-triggered (the kernel's wakeup, not the presence of
+// data), so a busy ring is drained in batches of about `wakeupBytes`, not a
+// few records per turn of the event loop (bench/README.md).
 import type { NativeBpfObject, NativeRingReader, ReadinessMode } from '../native/addon';
 import { READINESS_MODES, addon } from '../native/addon';
 import type { BatchWalker, RecordSink } from './RecordLoop';
