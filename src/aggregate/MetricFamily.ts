@@ -23,6 +23,12 @@ interface FamilyBase {
   /** Prometheus name, e.g. `kernscope_process_execs_total`. */
   readonly name: string;
   readonly help: string;
+  /**
+   * Does the costly part of the next collect() ahead, awaiting `pause` between
+   * chunks of work, so that collect() itself is short and ring drains run
+   * while a family of many series is prepared.
+   */
+  prepare?(pause: () => Promise<void>): Promise<void>;
 }
 
 export interface ScalarFamily extends FamilyBase {

@@ -13,6 +13,9 @@ import type { Labels, Sample, ScalarFamily } from './MetricFamily';
 
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
 
+/** Series labelled between two pauses of prepare(): a few milliseconds of work. */
+const PREPARE_CHUNK = 1000;
+
 /** Idle-series expiry: a series whose value did not change for `ttlMs` is dropped at collection. */
 export interface SeriesExpiry {
   /** 0 keeps every series for the life of the agent. */
@@ -34,6 +37,28 @@ export interface LabelSource {
   expand?: (value: bigint) => Labels;
 }
 
+/**
+ * A series' labels as the last collection built them. With expanded labels
+ * they stay valid while every expansion returns the same object (Attribution
+ * caches its answers per cgroup), so a scrape builds no label objects or
+ * strings for series it has seen: at 10k attributed series, building them
+ * every scrape was most of its time (bench/README.md, scrape table).
+ */
+interface SeriesLabels {
+  labels: Labels;
+  /** The label values joined: equal keys merge into one sample. */
+  key: string;
+  /** The raw u64 of each expanded source, and what its expansion returned. */
+  raws: bigint[];
+  expansions: Labels[];
+  /** The first series with this key at prepare() number `prepared`: its sample takes this one's value. */
+  canonical?: SeriesLabels;
+  prepared: number;
+  /** The sample of the collection numbered `collection`, for merging into. */
+  sample?: Sample;
+  collection: number;
+}
+
 export class RecordCounter implements ScalarFamily, CounterState {
   readonly type = 'counter';
   /** Replaced (compacted) when series expire; the compiled add reads it per record. */
@@ -45,7 +70,12 @@ export class RecordCounter implements ScalarFamily, CounterState {
    * views the same memory as `view`; records start 8-byte aligned.
    */
   readonly add: AddFunction;
-  private labelCache: Labels[] = [];
+  private labelCache: SeriesLabels[] = [];
+  private prepares = 0;
+  /** The latest prepare() that completed: series stamped with it know their canonical series. */
+  private preparedThrough = 0;
+  private collections = 0;
+  private readonly expanders: ((value: bigint) => Labels)[];
   private overflowValue = 0;
   /** Records whose new label set did not fit under the series cap. */
   overflowCount = 0;
@@ -87,6 +117,7 @@ export class RecordCounter implements ScalarFamily, CounterState {
     this.table = new ByteKeyTable(Math.max(words, 1));
     this.scratch = new Int32Array(Math.max(words, 1));
     this.add = compileCounterAdd(this.fields(), this);
+    this.expanders = labels.flatMap((source) => (source.expand ? [source.expand] : []));
   }
 
   /** Per-record statements for a loop where this counter is reachable as `counter` (see counterBlock). */
@@ -113,12 +144,31 @@ export class RecordCounter implements ScalarFamily, CounterState {
     this.values[id] += amount;
   }
 
+  /**
+   * Builds the labels of new series (and of series whose expansion changed)
+   * and finds which series merge, a chunk at a time, so collect() only sums.
+   */
+  async prepare(pause: () => Promise<void>): Promise<void> {
+    if (this.ttlMs > 0) this.expireIdle(this.now());
+    const prepare = ++this.prepares;
+    const first = new Map<string, SeriesLabels>();
+    for (let id = 0; id < this.table.size; id++) {
+      const series = this.labelsOf(id);
+      series.canonical = first.get(series.key);
+      if (!series.canonical) first.set(series.key, series);
+      series.prepared = prepare;
+      if (id % PREPARE_CHUNK === PREPARE_CHUNK - 1) await pause();
+    }
+    this.preparedThrough = Math.max(this.preparedThrough, prepare);
+  }
+
   collect(): Sample[] {
     if (this.ttlMs > 0) this.expireIdle(this.now());
-    const samples: Sample[] = [];
-    for (let id = 0; id < this.table.size; id++) {
-      samples.push({ labels: this.labelsOf(id), value: this.values[id] });
-    }
+    // Expanded labels can make two keys read the same (two cgroups of one container): those merge.
+    let prepared = true;
+    for (let id = 0; id < this.table.size; id++)
+      prepared = this.labelsOf(id).prepared === this.preparedThrough && prepared;
+    const samples = prepared || this.expanders.length === 0 ? this.sumSeries() : this.mergeByKey();
     if (this.overflowValue > 0) {
       const labels: Labels = {};
       for (const source of this.labels) {
@@ -127,12 +177,37 @@ export class RecordCounter implements ScalarFamily, CounterState {
       }
       samples.push({ labels, value: this.overflowValue });
     }
-    return this.expanding ? mergeEqualLabels(samples) : samples;
+    return samples;
   }
 
-  /** Some label is expanded at collection: two keys may then read the same (two cgroups of one container). */
-  private get expanding(): boolean {
-    return this.labels.some((source) => source.expand);
+  /** A sample per series, each merged into its canonical series (found by prepare). */
+  private sumSeries(): Sample[] {
+    const collection = ++this.collections;
+    const samples: Sample[] = [];
+    for (let id = 0; id < this.table.size; id++) {
+      const series = this.labelCache[id];
+      const target = series.canonical ?? series;
+      if (target.collection === collection && target.sample) {
+        target.sample.value += this.values[id];
+      } else {
+        target.sample = { labels: target.labels, value: this.values[id] };
+        target.collection = collection;
+        samples.push(target.sample);
+      }
+    }
+    return samples;
+  }
+
+  /** Merges series of equal labels by their key: for series prepare() has not seen. */
+  private mergeByKey(): Sample[] {
+    const byKey = new Map<string, Sample>();
+    for (let id = 0; id < this.table.size; id++) {
+      const series = this.labelCache[id];
+      const seen = byKey.get(series.key);
+      if (seen) seen.value += this.values[id];
+      else byKey.set(series.key, { labels: series.labels, value: this.values[id] });
+    }
+    return [...byKey.values()];
   }
 
   /**
@@ -182,7 +257,7 @@ export class RecordCounter implements ScalarFamily, CounterState {
     const values = new Float64Array(this.values.length);
     const previous = new Float64Array(this.values.length);
     const changedAt = new Float64Array(this.values.length);
-    const labelCache: Labels[] = [];
+    const labelCache: SeriesLabels[] = [];
     let next = 0;
     for (let id = 0; id < old.size; id++) {
       if (id === expired[next]) {
@@ -204,13 +279,14 @@ export class RecordCounter implements ScalarFamily, CounterState {
     this.expiredCount += expired.length;
   }
 
-  private labelsOf(id: number): Labels {
-    let labels = this.labelCache[id];
-    if (labels) return labels;
-    const expanding = this.expanding;
+  private labelsOf(id: number): SeriesLabels {
+    const cached = this.labelCache[id];
+    if (cached && this.sameExpansions(cached)) return cached;
     const key = this.table.key(id);
     const bytes = new DataView(key.buffer, key.byteOffset, key.byteLength);
-    labels = {};
+    const labels: Labels = {};
+    const raws: bigint[] = [];
+    const expansions: Labels[] = [];
     let offset = 0;
     for (const source of this.labels) {
       const { field } = source;
@@ -219,15 +295,30 @@ export class RecordCounter implements ScalarFamily, CounterState {
         labels[source.label] = readCString(bytes, offset, field.size);
       } else if (field.kind === 'u64') {
         const raw = bytes.getBigUint64(offset, true);
-        Object.assign(labels, source.expand ? source.expand(raw) : { [source.label]: String(raw) });
+        if (source.expand) {
+          const expansion = source.expand(raw);
+          Object.assign(labels, expansion);
+          raws.push(raw);
+          expansions.push(expansion);
+        } else {
+          labels[source.label] = String(raw);
+        }
       } else {
         const raw = field.kind.startsWith('s') ? bytes.getInt32(offset, true) : bytes.getUint32(offset, true);
         labels[source.label] = source.format ? source.format(raw) : String(raw);
       }
       offset += words * 4;
     }
-    if (!expanding) this.labelCache[id] = labels;
-    return labels;
+    const series = { labels, key: Object.values(labels).join('\u0000'), raws, expansions, prepared: -1, collection: 0 };
+    this.labelCache[id] = series;
+    return series;
+  }
+
+  private sameExpansions(series: SeriesLabels): boolean {
+    for (let i = 0; i < series.raws.length; i++) {
+      if (this.expanders[i](series.raws[i]) !== series.expansions[i]) return false;
+    }
+    return true;
   }
 
   private growValues(): void {
@@ -235,16 +326,4 @@ export class RecordCounter implements ScalarFamily, CounterState {
     values.set(this.values);
     this.values = values;
   }
-}
-
-function mergeEqualLabels(samples: Sample[]): Sample[] {
-  // Every sample of a counter has the same label names in the same order: the values are the key.
-  const merged = new Map<string, Sample>();
-  for (const sample of samples) {
-    const key = Object.values(sample.labels).join('\u0000');
-    const seen = merged.get(key);
-    if (seen) seen.value += sample.value;
-    else merged.set(key, sample);
-  }
-  return merged.size === samples.length ? samples : [...merged.values()];
 }

@@ -5,6 +5,8 @@
 // or delta (the change since the previous export) when the exporter prefers.
 // Labels become attributes through `attributesOf` (attribution renames its
 // labels to OpenTelemetry's k8s.* names).
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+
 import type { HrTime } from '@opentelemetry/api';
 import { ValueType } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
@@ -56,16 +58,18 @@ export class FamilyMetricProducer implements MetricProducer {
     this.lastExport = startTime;
   }
 
-  collect(): Promise<CollectionResult> {
+  async collect(): Promise<CollectionResult> {
+    const families = this.families();
+    for (const family of families) await family.prepare?.(yieldToLoop);
     const now = hrTimeOf(Date.now());
     const start = this.delta ? this.lastExport : this.startTime;
-    const metrics = this.families().map((family) => this.metricData(family, start, now));
+    const metrics = families.map((family) => this.metricData(family, start, now));
     this.delta?.endExport();
     this.lastExport = now;
-    return Promise.resolve({
+    return {
       resourceMetrics: { resource: this.resource, scopeMetrics: [{ scope: { name: INSTRUMENTATION_SCOPE }, metrics }] },
       errors: [],
-    });
+    };
   }
 
   private metricData(family: MetricFamily, startTime: HrTime, endTime: HrTime): MetricData {

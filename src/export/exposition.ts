@@ -25,10 +25,23 @@ function formatValue(value: number): string {
   return String(value);
 }
 
+/**
+ * Each label set's `name="value",...` text, kept for as long as the set lives:
+ * counters hand out the same Labels object for a series scrape after scrape
+ * (RecordCounter), so its text is built once, not per scrape.
+ */
+const pairsText = new WeakMap<Labels, string>();
+
 function labelText(labels: Labels, extra?: string): string {
-  const parts = Object.entries(labels).map(([name, value]) => `${name}="${escapeLabelValue(value)}"`);
-  if (extra) parts.push(extra);
-  return parts.length ? `{${parts.join(',')}}` : '';
+  let pairs = pairsText.get(labels);
+  if (pairs === undefined) {
+    pairs = Object.entries(labels)
+      .map(([name, value]) => `${name}="${escapeLabelValue(value)}"`)
+      .join(',');
+    pairsText.set(labels, pairs);
+  }
+  if (extra) return pairs ? `{${pairs},${extra}}` : `{${extra}}`;
+  return pairs ? `{${pairs}}` : '';
 }
 
 function scalarLines(name: string, sample: Sample): string[] {
@@ -58,6 +71,7 @@ export async function renderFamilies(families: readonly MetricFamily[]): Promise
     await yieldToLoop();
   };
   for (const family of families) {
+    await family.prepare?.(yieldToLoop);
     lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`);
     for (const sample of family.collect()) {
       lines.push(

@@ -192,6 +192,47 @@ void t.test('a u64 label expanded at collection: keyed by all 64 bits, equal exp
   t.end();
 });
 
+void t.test(
+  'prepare(): labels built once, in chunks; equal expansions merged; a changed expansion re-labels',
+  async (t) => {
+    const cgroup: Field = { name: 'cgroup_id', offset: 0, size: 8, kind: 'u64' };
+    const series = 2500;
+    // Cached answers, as Attribution gives them: the same object for a cgroup until what it knows changes.
+    const answers = new Map<bigint, { pod: string }>();
+    const expand = (id: bigint): { pod: string } => {
+      let answer = answers.get(id);
+      if (!answer) answers.set(id, (answer = { pod: `p${id % 1000n}` }));
+      return answer;
+    };
+    const counter = new RecordCounter('m', 'h', [{ label: 'cgroup', field: cgroup, expand }], 10000);
+    const view = new DataView(new ArrayBuffer(8 * series));
+    for (let i = 0; i < series; i++) view.setBigUint64(8 * i, BigInt(i), true);
+    for (let i = 0; i < series; i++) counter.add(view, wordsOf(view), 8 * i);
+
+    let pauses = 0;
+    await counter.prepare(() => Promise.resolve(void pauses++));
+    t.equal(pauses, 2, 'a pause every 1000 series');
+    const first = counter.collect();
+    t.equal(first.length, 1000, 'cgroups i, i+1000 and i+2000 read the same pod: one sample');
+    t.ok(
+      first.every((s) => s.value === (Number(s.labels.pod.slice(1)) < 500 ? 3 : 2)),
+      'each sample sums its cgroups',
+    );
+    await counter.prepare(() => Promise.resolve());
+    const second = counter.collect();
+    t.ok(
+      second.every((s, i) => s.labels === first[i].labels),
+      'the next collection hands out the same label objects',
+    );
+
+    answers.set(7n, { pod: 'moved' }); // cgroup 7 now reads another pod, without a prepare() since
+    const after = new Map(counter.collect().map((s) => [s.labels.pod, s.value]));
+    t.equal(after.get('moved'), 1, 'the changed series has its new labels');
+    t.equal(after.get('p7'), 2, 'and left the sample it merged into');
+    t.equal(after.size, 1001, 'no label set twice');
+  },
+);
+
 void t.test('many series: values grow with the table', (t) => {
   const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 10000);
   const names = Array.from({ length: 500 }, (_, i) => `c${i}`);
