@@ -10,9 +10,13 @@
 // BPF_PROG_TEST_RUN in paced 1 ms rounds from another process; once the
 // producer is done, SIGTERM makes the consumer drain what is left and report.
 // Every run checks drained + lost (the drops map) = produced, exactly.
+// Two more kinds of row: `idle` (no producer: what each consumer's wakeups
+// and timer cost with nothing to drain, the fixed part of its CPU), and the
+// `eager` policy at --eager-rates (a wakeup per record: the latency a
+// consumer can give, and its CPU).
 //
 // usage: node dist/bench/stream.js [--json] [--seconds S] [--trials N]
-//          [--rates 10000,100000,1000000,max] [--producers N]
+//          [--rates idle,10000,100000,1000000,max] [--eager-rates 10000] [--producers N]
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,26 +45,37 @@ const HISTOGRAM_US = 1 << 22; // 1 us buckets, the last one catches everything f
 // kernscope is warmed up untimed first, so TurboFan has optimised the drain loop (as drain.ts does).
 const WARMUP_RECORDS = 1 << 18;
 const WARMUP_ROUND = 4096;
+/** Time for V8's concurrent sweeping after the forced collection. */
+const GC_SETTLE_MS = 500;
 const CONSUMERS = ['c-libbpf', 'kernscope'] as const;
 const USAGE =
   'usage: node dist/bench/stream.js [--json] [--seconds S] [--trials N] ' +
-  '[--rates 10000,100000,1000000,max] [--producers N]';
+  '[--rates idle,10000,100000,1000000,max] [--eager-rates 10000] [--producers N]';
+/** The `idle` rate: no producer runs. */
+const IDLE = -1;
 
-/** The agent's defaults: what both consumers run with. */
-const POLICY = {
-  ringBytes: DEFAULT_OPTIONS.ringBytes,
-  wakeupBytes: DEFAULT_OPTIONS.wakeupBytes,
-  intervalMs: DEFAULT_OPTIONS.drainIntervalMs,
+/** What both consumers of a row run with: `default` is the agent's defaults. */
+const POLICIES = {
+  default: {
+    ringBytes: DEFAULT_OPTIONS.ringBytes,
+    wakeupBytes: DEFAULT_OPTIONS.wakeupBytes,
+    intervalMs: DEFAULT_OPTIONS.drainIntervalMs,
+  },
+  eager: { ringBytes: DEFAULT_OPTIONS.ringBytes, wakeupBytes: 1, intervalMs: DEFAULT_OPTIONS.drainIntervalMs },
 };
+const POLICY = POLICIES.default;
 
 type Consumer = (typeof CONSUMERS)[number];
+type PolicyName = keyof typeof POLICIES;
 
 interface Settings {
   json: boolean;
   seconds: number;
   trials: number;
-  /** Records per second; 0: as fast as the producer goes. */
+  /** Records per second; 0: as fast as the producer goes; IDLE: no producer. */
   rates: number[];
+  /** Rates also run with the eager policy. */
+  eagerRates: number[];
   /** stream_gen threads, splitting the rate. */
   producers: number;
 }
@@ -113,6 +128,7 @@ interface RunResult {
 
 interface Row {
   rate: number;
+  policy: PolicyName;
   consumer: Consumer;
   trials: RunResult[];
 }
@@ -126,28 +142,46 @@ function positive(flag: string, text: string | undefined, integer: boolean): num
 }
 
 function parseRate(text: string): number {
-  return text === 'max' ? 0 : positive('--rates entry', text, true);
+  return text === 'max' ? 0 : text === 'idle' ? IDLE : positive('--rates entry', text, true);
 }
 
 function parseArgs(argv: string[]): Settings {
-  const settings: Settings = { json: false, seconds: 10, trials: 3, rates: [10000, 100000, 1000000, 0], producers: 1 };
+  const settings: Settings = {
+    json: false,
+    seconds: 10,
+    trials: 3,
+    rates: [IDLE, 10000, 100000, 1000000, 0],
+    eagerRates: [10000],
+    producers: 1,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--json') settings.json = true;
     else if (arg === '--seconds') settings.seconds = positive('--seconds', argv[++i], false);
     else if (arg === '--trials') settings.trials = positive('--trials', argv[++i], true);
     else if (arg === '--rates') settings.rates = (argv[++i] ?? '').split(',').map(parseRate);
-    else if (arg === '--producers') settings.producers = positive('--producers', argv[++i], true);
+    else if (arg === '--eager-rates') {
+      const list = argv[++i] ?? '';
+      settings.eagerRates = list === '' ? [] : list.split(',').map((r) => positive('--eager-rates entry', r, true));
+    } else if (arg === '--producers') settings.producers = positive('--producers', argv[++i], true);
     else throw new Error(`unknown argument ${arg}\n${USAGE}`);
   }
   return settings;
 }
 
 const rateName = (rate: number): string =>
-  rate === 0 ? 'max' : rate % 1e6 === 0 ? `${rate / 1e6}M` : rate % 1000 === 0 ? `${rate / 1000}k` : String(rate);
+  rate === IDLE
+    ? 'idle'
+    : rate === 0
+      ? 'max'
+      : rate % 1e6 === 0
+        ? `${rate / 1e6}M`
+        : rate % 1000 === 0
+          ? `${rate / 1000}k`
+          : String(rate);
 
-/** A rate in running text: 10k/s, 1M/s, max. */
-const rateText = (rate: number): string => (rate === 0 ? 'max' : `${rateName(rate)}/s`);
+/** A rate in running text: 10k/s, 1M/s, max, idle. */
+const rateText = (rate: number): string => (rate <= 0 ? rateName(rate) : `${rateName(rate)}/s`);
 
 /** The exec probe's aggregator with a latency histogram beside it, which sampledSink fills. */
 class SampledAggregator extends ProbeAggregator {
@@ -184,6 +218,12 @@ if ((latencySeen[0]++ & ${SAMPLE_EVERY - 1}) === 0) {
   };
 }
 
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('the kernscope consumer needs --expose-gc');
+  gc();
+}
+
 /** RingDrain that also times its drains (readiness, timer and the last one alike). */
 class TimedDrain extends RingDrain {
   drainMs = 0;
@@ -196,13 +236,13 @@ class TimedDrain extends RingDrain {
   }
 }
 
-/** `--child`: kernscope's consumer. Loads, warms up, prints "ready PROG_ID", drains until SIGTERM, reports. */
-async function child(): Promise<void> {
+/** `--child POLICY`: kernscope's consumer. Loads, warms up, prints "ready PROG_ID", drains until SIGTERM, reports. */
+async function child(policy: (typeof POLICIES)[PolicyName]): Promise<void> {
   const object = new addon.BpfObject(LOADGEN_OBJECT, 'stream');
   let drain: TimedDrain | undefined;
   try {
-    object.setMaxEntries('events', POLICY.ringBytes);
-    object.setConstant('wakeup_bytes', u64(POLICY.wakeupBytes));
+    object.setMaxEntries('events', policy.ringBytes);
+    object.setConstant('wakeup_bytes', u64(policy.wakeupBytes));
     object.load();
     const layout = RecordLayout.fromObject(object, execProbe.record.struct);
     const recordType = object.enumValues('ks_record_type')[execProbe.record.type];
@@ -211,12 +251,15 @@ async function child(): Promise<void> {
       maxSeriesPerMetric: DEFAULT_OPTIONS.maxSeriesPerMetric,
     });
     drain = new TimedDrain(object, sampledSink(aggregator, layout.field('hdr.ts_ns').offset), {
-      intervalMs: POLICY.intervalMs,
+      intervalMs: policy.intervalMs,
     });
     for (let warm = 0; warm < WARMUP_RECORDS; warm += WARMUP_ROUND) {
       if (object.testRun(PROGRAM, [WARMUP_ROUND]) !== 0) throw new Error(`${PROGRAM} failed`);
       drain.drain();
     }
+    // The warm-up's garbage is collected now, not billed to the run (the C consumer has none).
+    collectGarbage();
+    await new Promise((resolve) => setTimeout(resolve, GC_SETTLE_MS));
     aggregator.latencyUs.fill(0);
     const before = { records: drain.records, batches: drain.batches, lost: lostEventsOf(object), ms: drain.drainMs };
     const id = object.programStats().find((s) => s.name === PROGRAM)?.id;
@@ -278,15 +321,31 @@ function percentiles(histogram: [number, number][]): { p50: number; p99: number;
   return { p50: ms(at(0.5)), p99: ms(at(0.99)), max: ms(histogram[histogram.length - 1][0]) };
 }
 
+async function produce(programId: string, rate: number, settings: Settings): Promise<ProducerReport> {
+  const { stdout } = await promisify(execFile)(
+    STREAM_GEN,
+    [programId, rate === 0 ? 'max' : String(rate), String(settings.seconds), String(settings.producers)],
+    { encoding: 'utf8', timeout: (settings.seconds + 60) * 1000 },
+  );
+  return JSON.parse(stdout) as ProducerReport;
+}
+
+async function idleFor(seconds: number): Promise<ProducerReport> {
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  return { produced: 0, seconds, runs: 0, cpu_seconds: 0 };
+}
+
 /** One run: a consumer process, a producer process at `rate`, and the consumer's report once stopped. */
-async function runOnce(consumer: Consumer, rate: number, settings: Settings): Promise<RunResult> {
+async function runOnce(row: Row, settings: Settings): Promise<RunResult> {
+  const { consumer, rate } = row;
+  const policy = POLICIES[row.policy];
   const [file, args] =
     consumer === 'c-libbpf'
       ? [
           C_CONSUMER,
-          ['--stream', LOADGEN_OBJECT, String(POLICY.ringBytes), String(POLICY.wakeupBytes), String(POLICY.intervalMs)],
+          ['--stream', LOADGEN_OBJECT, String(policy.ringBytes), String(policy.wakeupBytes), String(policy.intervalMs)],
         ]
-      : [process.execPath, [__filename, '--child']];
+      : [process.execPath, ['--expose-gc', __filename, '--child', row.policy]];
   const proc = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const lines = readline.createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
@@ -294,12 +353,7 @@ async function runOnce(consumer: Consumer, rate: number, settings: Settings): Pr
     const ready = await lines.next();
     const id = ready.done ? undefined : /^ready (\d+)$/.exec(ready.value)?.[1];
     if (id === undefined) throw new Error(`${consumer} did not get ready: ${ready.done ? 'no output' : ready.value}`);
-    const { stdout } = await promisify(execFile)(
-      STREAM_GEN,
-      [id, rate === 0 ? 'max' : String(rate), String(settings.seconds), String(settings.producers)],
-      { encoding: 'utf8', timeout: (settings.seconds + 60) * 1000 },
-    );
-    const producer = JSON.parse(stdout) as ProducerReport;
+    const producer = rate === IDLE ? await idleFor(settings.seconds) : await produce(id, rate, settings);
     proc.kill('SIGTERM');
     const last = await lines.next();
     const code = await exited;
@@ -365,12 +419,13 @@ function printTable(info: Record<string, string | number>, settings: Settings, r
   console.log(
     `workload: loadgen exec_record (192 B in the ring) by BPF_PROG_TEST_RUN in 1 ms rounds, ` +
       `${settings.producers} producer thread(s), ${settings.seconds} s per run, per-metric median of ` +
-      `${settings.trials} trials; policy: ${POLICY.ringBytes >> 20} MiB ring, wakeup past ` +
-      `${POLICY.wakeupBytes >> 20} MiB, ${POLICY.intervalMs} ms timer\n`,
+      `${settings.trials} trials; policy default: ${POLICY.ringBytes >> 20} MiB ring, wakeup past ` +
+      `${POLICY.wakeupBytes >> 20} MiB, ${POLICY.intervalMs} ms timer (the agent's); eager: a wakeup per record\n`,
   );
-  const header = ['rate/s', 'consumer', ...COLUMNS.map((c) => c.header), 'check'];
+  const header = ['rate/s', 'policy', 'consumer', ...COLUMNS.map((c) => c.header), 'check'];
   const lines = rows.map((row) => [
     rateName(row.rate),
+    row.policy,
     row.consumer,
     ...COLUMNS.map((c) => medianOf(row, c.value).toFixed(c.digits)),
     row.trials.every((t) => t.difference === 0) ? 'exact' : `off ${row.trials.map((t) => t.difference).join('/')}`,
@@ -382,14 +437,14 @@ function printTable(info: Record<string, string | number>, settings: Settings, r
 
 /** The issue's targets, each with its verdict, from kernscope's rows (against C's where it is a ratio). */
 function targets(rows: Row[], settings: Settings): string[] {
-  const find = (rate: number, consumer: Consumer): Row | undefined =>
-    rows.find((r) => r.rate === rate && r.consumer === consumer);
+  const find = (rate: number, consumer: Consumer, policy: PolicyName = 'default'): Row | undefined =>
+    rows.find((r) => r.rate === rate && r.consumer === consumer && r.policy === policy);
   const verdict = (met: boolean): string => (met ? 'met' : 'NOT met');
   const lines: string[] = [];
 
   const ratios = (title: string, limit: number, aim: number | undefined, value: (r: RunResult) => number): void => {
     lines.push(`${title}:`);
-    for (const rate of settings.rates) {
+    for (const rate of settings.rates.filter((r) => r !== IDLE)) {
       const ks = find(rate, 'kernscope');
       const c = find(rate, 'c-libbpf');
       if (!ks || !c) continue;
@@ -400,6 +455,14 @@ function targets(rows: Row[], settings: Settings): string[] {
   };
   ratios('drain ns/record, kernscope / C', 3, 2, (r) => r.drainNsPerRecord);
   ratios('CPU per 100k records/s, kernscope / C', 1.5, undefined, (r) => r.cpuPercentPer100k);
+  const [idleKs, idleC] = [find(IDLE, 'kernscope'), find(IDLE, 'c-libbpf')];
+  if (idleKs && idleC) {
+    const [ks, c] = [medianOf(idleKs, (r) => r.cpuPercent), medianOf(idleC, (r) => r.cpuPercent)];
+    lines.push(
+      `  fixed cost (idle: timer and wakeups, nothing to drain): kernscope ${ks.toFixed(2)}%, ` +
+        `C ${c.toFixed(2)}% of a core (${(ks / c).toFixed(2)}x)`,
+    );
+  }
 
   const million = find(1e6, 'kernscope');
   if (!million) {
@@ -419,7 +482,9 @@ function targets(rows: Row[], settings: Settings): string[] {
     lines.push(`0 records lost at 1M records/s for 60 s: ${text}: ${status}`);
   }
 
-  const loaded = rows.filter((r) => r.consumer === 'kernscope' && (r.rate === 0 || r.rate >= 1e5));
+  const loaded = rows.filter(
+    (r) => r.consumer === 'kernscope' && r.policy === 'default' && (r.rate === 0 || r.rate >= 1e5),
+  );
   if (loaded.length) {
     const worst = loaded.reduce((a, b) => (medianOf(a, (r) => r.p99Ms) >= medianOf(b, (r) => r.p99Ms) ? a : b));
     const p99 = medianOf(worst, (r) => r.p99Ms);
@@ -441,6 +506,16 @@ function targets(rows: Row[], settings: Settings): string[] {
   } else {
     lines.push('p50 kernel->aggregated <= 1 ms at 10k records/s: not measured (needs --rates 10000)');
   }
+  const [eagerKs, eagerC] = [find(1e4, 'kernscope', 'eager'), find(1e4, 'c-libbpf', 'eager')];
+  if (eagerKs && eagerC) {
+    const p50 = medianOf(eagerKs, (r) => r.p50Ms);
+    const cpu = (row: Row): string => `${medianOf(row, (r) => r.cpuPercent).toFixed(2)}%`;
+    lines.push(
+      `  with a wakeup per record (eager): ${p50.toFixed(3)} ms: ${verdict(p50 <= 1)} ` +
+        `(aim single-digit us: ${verdict(p50 < 0.01)}), at ${cpu(eagerKs)} of a core (C: ` +
+        `${medianOf(eagerC, (r) => r.p50Ms).toFixed(3)} ms at ${cpu(eagerC)})`,
+    );
+  }
   return lines;
 }
 
@@ -450,12 +525,17 @@ async function main(): Promise<number> {
     if (!fs.existsSync(file)) throw new Error(`${file} is missing: run make bpf and make -C bench`);
   }
   const info = machine();
-  const rows: Row[] = settings.rates.flatMap((rate) => CONSUMERS.map((consumer) => ({ rate, consumer, trials: [] })));
+  const rows: Row[] = [
+    ...settings.rates.map((rate) => ({ rate, policy: 'default' as const })),
+    ...settings.eagerRates.map((rate) => ({ rate, policy: 'eager' as const })),
+  ].flatMap((run) => CONSUMERS.map((consumer) => ({ ...run, consumer, trials: [] })));
   // Trials interleaved, so drift on a shared machine hits every configuration alike.
   for (let trial = 0; trial < settings.trials; trial++) {
     for (const row of rows) {
-      process.stderr.write(`trial ${trial + 1}/${settings.trials}: ${rateText(row.rate)} ${row.consumer}\n`);
-      row.trials.push(await runOnce(row.consumer, row.rate, settings));
+      process.stderr.write(
+        `trial ${trial + 1}/${settings.trials}: ${rateText(row.rate)} ${row.policy} ${row.consumer}\n`,
+      );
+      row.trials.push(await runOnce(row, settings));
     }
   }
   const problems = rows.flatMap((row) =>
@@ -468,18 +548,19 @@ async function main(): Promise<number> {
             ]),
         ...t.problems,
       ])
-      .map((p) => `${rateText(row.rate)} ${row.consumer}: ${p}`),
+      .map((p) => `${rateText(row.rate)} ${row.policy} ${row.consumer}: ${p}`),
   );
   if (settings.json) {
     const medians = rows.map((row) => ({
       rate: row.rate,
+      policy: row.policy,
       consumer: row.consumer,
       median: Object.fromEntries(COLUMNS.map((c) => [c.header, medianOf(row, c.value)])),
       trials: row.trials,
     }));
     console.log(
       JSON.stringify(
-        { machine: info, settings, policy: POLICY, rows: medians, targets: targets(rows, settings), problems },
+        { machine: info, settings, policies: POLICIES, rows: medians, targets: targets(rows, settings), problems },
         null,
         2,
       ),
@@ -492,7 +573,7 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[2] === '--child') {
-  child().catch((error: unknown) => {
+  child(POLICIES[process.argv[3] as PolicyName]).catch((error: unknown) => {
     console.error(error instanceof Error ? error.stack : error);
     process.exitCode = 1;
   });

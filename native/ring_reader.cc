@@ -44,6 +44,8 @@ Napi::ArrayBuffer MapRing(Napi::Env env, int fd, size_t length, int protection, 
 // a busy ring readable on every loop turn, so under sustained load JS drained
 // a few records per turn (about 10 at the maximum rate) instead of the batch
 // the wakeup policy asks for. Records left behind wait for the timer drain.
+constexpr double kMaxIntervalMs = 3600000;
+
 int EdgeTriggered(int ring_fd) {
   int edge_fd = epoll_create1(EPOLL_CLOEXEC);
   if (edge_fd < 0) return -errno;
@@ -154,7 +156,7 @@ void ReadinessThread::CallJs(Napi::Env env, Napi::Function callback, Shared* sha
   State& state = **shared;
   if (!state.stopping.load()) {
     try {
-      callback.Call({});
+      callback.Call({Napi::Boolean::New(env, true)});
     } catch (const Napi::Error& e) {
       napi_fatal_exception(env, e.Value());  // as the poll does: to 'uncaughtException'
     }
@@ -183,6 +185,15 @@ RingResource::RingResource(Napi::Env env, int map_fd, uint32_t size) : env_(env)
   consumer_ = Napi::Persistent(MapRing(env, map_fd, page, PROT_READ | PROT_WRITE, 0));
   producer_ = Napi::Persistent(
       MapRing(env, map_fd, page + 2 * static_cast<size_t>(size), PROT_READ, static_cast<off_t>(page)));
+  // The buffers (and so the mappings) live as long as the references, which
+  // Release() drops only after stopping the timer that reads these.
+  consumer_position_ = static_cast<const uint64_t*>(Consumer().Data());
+  producer_position_ = static_cast<const uint64_t*>(Producer().Data());
+}
+
+bool RingResource::HoldsRecords() const {
+  return __atomic_load_n(producer_position_, __ATOMIC_ACQUIRE) !=
+         __atomic_load_n(consumer_position_, __ATOMIC_ACQUIRE);
 }
 
 RingResource::~RingResource() { Release(); }
@@ -198,6 +209,12 @@ void RingResource::Release() {
              [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
     poll_ = nullptr;
   }
+  if (timer_ != nullptr) {
+    uv_timer_stop(timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+    timer_ = nullptr;
+  }
   if (edge_fd_ >= 0) close(edge_fd_);  // after the thread and the poll stopped watching it
   edge_fd_ = -1;
   on_readable_.Reset();
@@ -212,8 +229,17 @@ void RingResource::Detach() {
   Producer().Detach();
 }
 
-void RingResource::Watch(Napi::Function on_readable, Readiness readiness) {
-  if (poll_ != nullptr || thread_) ThrowUsage(env_, "ring reader is already watched");
+void RingResource::Watch(Napi::Function on_readable, Readiness readiness, uint32_t interval_ms) {
+  if (poll_ != nullptr || thread_ || timer_ != nullptr) ThrowUsage(env_, "ring reader is already watched");
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env_, &loop);
+  on_readable_ = Napi::Persistent(on_readable);
+  if (interval_ms > 0) {
+    timer_ = new uv_timer_t;
+    uv_timer_init(loop, timer_);
+    timer_->data = this;
+    uv_timer_start(timer_, &RingResource::OnTimer, interval_ms, interval_ms);
+  }
   edge_fd_ = EdgeTriggered(map_fd_);
   if (edge_fd_ < 0) {
     int err = -edge_fd_;
@@ -224,8 +250,6 @@ void RingResource::Watch(Napi::Function on_readable, Readiness readiness) {
     thread_ = std::make_unique<ReadinessThread>(env_, edge_fd_, on_readable);
     return;
   }
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env_, &loop);
   poll_ = new uv_poll_t;
   int err = uv_poll_init(loop, poll_, edge_fd_);
   if (err != 0) {
@@ -234,20 +258,31 @@ void RingResource::Watch(Napi::Function on_readable, Readiness readiness) {
     ThrowBpfError(env_, "poll ring buffer", err);
   }
   poll_->data = this;
-  on_readable_ = Napi::Persistent(on_readable);
   uv_poll_start(poll_, UV_READABLE, &RingResource::OnReadable);
 }
 
 void RingResource::OnReadable(uv_poll_t* handle, int status, int) {
   auto* self = static_cast<RingResource*>(handle->data);
-  if (status < 0 || self->on_readable_.IsEmpty()) return;
+  if (status < 0) return;
   ConsumeEdge(self->edge_fd_);
-  Napi::HandleScope scope(self->env_);
+  self->CallJs(true);
+}
+
+// Entering JS costs several times a native timer tick (bench/README.md,
+// stream table, idle rows), so an empty ring is left alone.
+void RingResource::OnTimer(uv_timer_t* handle) {
+  auto* self = static_cast<RingResource*>(handle->data);
+  if (self->HoldsRecords()) self->CallJs(false);
+}
+
+void RingResource::CallJs(bool woken) {
+  if (on_readable_.IsEmpty()) return;
+  Napi::HandleScope scope(env_);
   try {
-    self->on_readable_.MakeCallback(self->env_.Global(), {});
+    on_readable_.MakeCallback(env_.Global(), {Napi::Boolean::New(env_, woken)});
   } catch (const Napi::Error& e) {
     // Outside any JS call: hand the exception to process 'uncaughtException'.
-    napi_fatal_exception(self->env_, e.Value());
+    napi_fatal_exception(env_, e.Value());
   }
 }
 
@@ -278,7 +313,7 @@ RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingRe
   self.Set("size", bpf_map__max_entries(map));
 }
 
-// watch(onReadable: () => void, mode?: 'poll' | 'thread')
+// watch(onReadable: (woken: boolean) => void, mode?: 'poll' | 'thread', intervalMs?: number)
 void RingReader::Watch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!ring_ || ring_->IsReleased()) ThrowUsage(env, "ring reader is closed");
@@ -292,7 +327,15 @@ void RingReader::Watch(const Napi::CallbackInfo& info) {
       ThrowUsage(env, "watch mode must be 'poll' or 'thread'");
     }
   }
-  ring_->Watch(info[0].As<Napi::Function>(), readiness);
+  uint32_t interval_ms = 0;
+  if (!info[2].IsUndefined()) {
+    double interval = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
+    if (!(interval >= 0 && interval <= kMaxIntervalMs) || interval != static_cast<uint32_t>(interval)) {
+      ThrowUsage(env, "watch interval must be a whole number of milliseconds from 0 to 3600000");
+    }
+    interval_ms = static_cast<uint32_t>(interval);
+  }
+  ring_->Watch(info[0].As<Napi::Function>(), readiness, interval_ms);
 }
 
 void RingReader::Close(const Napi::CallbackInfo&) {

@@ -5,7 +5,7 @@
 // protocol requires), walks the records where they are and advances the
 // consumer position: no copy and no native call per batch.
 //
-// Readiness (JS also drains on a timer), two ways to the same callback:
+// Readiness, two ways to the same callback (woken = true):
 // - poll: a libuv poll on the ring's fd in the event loop;
 // - thread: a native thread poll()s the fd and calls JS through a thread-safe
 //   function, at most one call queued: it waits for JS to run the callback
@@ -13,6 +13,8 @@
 // Both wait on the ring's fd edge-triggered: readiness is the kernel's
 // wakeup, given once `wakeup_bytes` wait (or per record, with a wakeup per
 // record), not the mere presence of data.
+// A native timer calls it too (woken = false), only when the ring holds
+// records, which bounds latency when traffic is light.
 #pragma once
 
 #include <napi.h>
@@ -38,10 +40,13 @@ class RingResource : public OwnedResource {
   Napi::ArrayBuffer Consumer() const { return consumer_.Value(); }
   Napi::ArrayBuffer Producer() const { return producer_.Value(); }
   void Detach();
-  void Watch(Napi::Function on_readable, Readiness readiness);
+  void Watch(Napi::Function on_readable, Readiness readiness, uint32_t interval_ms);
 
  private:
   static void OnReadable(uv_poll_t* handle, int status, int events);
+  static void OnTimer(uv_timer_t* handle);
+  void CallJs(bool woken);
+  bool HoldsRecords() const;
 
   Napi::Env env_;
   int map_fd_;
@@ -49,8 +54,11 @@ class RingResource : public OwnedResource {
   // longer reach the buffer, so JS never reads unmapped memory.
   Napi::Reference<Napi::ArrayBuffer> consumer_;
   Napi::Reference<Napi::ArrayBuffer> producer_;
-  int edge_fd_ = -1;           // EdgeTriggered(map_fd_) while watched
-  uv_poll_t* poll_ = nullptr;  // freed by uv_close's callback
+  int edge_fd_ = -1;                   // EdgeTriggered(map_fd_) while watched
+  const uint64_t* consumer_position_;  // byte 0 of consumer_
+  const uint64_t* producer_position_;  // byte 0 of producer_
+  uv_poll_t* poll_ = nullptr;          // freed by uv_close's callback
+  uv_timer_t* timer_ = nullptr;        // likewise
   Napi::FunctionReference on_readable_;
   std::unique_ptr<ReadinessThread> thread_;
 };

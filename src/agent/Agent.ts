@@ -163,10 +163,11 @@ export class Agent {
     );
   }
 
-  /** Ready: started, at least one probe attached, and every ring drained recently. */
+  /** Ready: started, at least one probe attached, and every ring empty or drained recently. */
   isReady(now = Date.now()): boolean {
     const stale = Math.max(5 * this.options.drainIntervalMs, 1000);
-    const drained = (p: RunningProbe): boolean => !p.records || now - p.records.drain.lastDrainMs < stale;
+    const drained = (p: RunningProbe): boolean =>
+      !p.records || !p.records.drain.pending || now - p.records.drain.lastDrainMs < stale;
     return this.started && this.running.length > 0 && this.running.every(drained);
   }
 

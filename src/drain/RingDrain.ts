@@ -2,8 +2,9 @@
 // without native calls: the ring is mapped, a compiled loop (RecordLoop)
 // walks the records in place, and the consumer position goes back to the
 // kernel once per batch. The kernel wakes us once `wakeupBytes` wait (through
-// a libuv poll, or a native thread: see NativeRingReader.watch); a timer
-// drains whatever is left, which bounds latency when traffic is light.
+// a libuv poll, or a native thread: see NativeRingReader.watch); a native
+// timer drains whatever is left, which bounds latency when traffic is light,
+// and calls no JS while the ring is empty.
 // Readiness is edge-triggered (the kernel's wakeup, not the presence of
 // data), so a busy ring is drained in batches of about `wakeupBytes`, not a
 // few records per turn of the event loop (bench/README.md).
@@ -26,12 +27,11 @@ export class RingDrain {
   private readonly walk: BatchWalker;
   private readonly handedOver = new Float64Array(1);
   private consumed: bigint;
-  private timer: NodeJS.Timeout | undefined;
   /** Batches that found records. */
   batches = 0;
   /** Readiness callbacks (wakeups from the poll or the thread), timer drains not included. */
   wakeups = 0;
-  /** When the ring was last drained (ms since epoch). */
+  /** When the ring was last drained (ms since epoch); an empty ring is not drained. */
   lastDrainMs = 0;
 
   constructor(
@@ -62,11 +62,19 @@ export class RingDrain {
         `invalid readiness mode: ${JSON.stringify(mode)}; expected one of ${READINESS_MODES.join(', ')}`,
       );
     }
-    this.reader.watch(() => {
-      this.wakeups++;
-      this.drain();
-    }, mode);
-    this.timer = setInterval(() => this.drain(), this.settings.intervalMs);
+    this.reader.watch(
+      (woken) => {
+        if (woken) this.wakeups++;
+        this.drain();
+      },
+      mode,
+      this.settings.intervalMs,
+    );
+  }
+
+  /** Whether records wait in the ring (the next may still be being written). */
+  get pending(): boolean {
+    return Atomics.load(this.producerPosition, 0) !== this.consumed;
   }
 
   /** Drains until the ring is empty (or its next record is still being written); returns records handed over. */
@@ -88,8 +96,6 @@ export class RingDrain {
 
   /** Stops the timer and the readiness watch, after a last drain so nothing waiting is dropped. */
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
     this.drain();
     this.reader.close();
   }

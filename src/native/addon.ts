@@ -128,12 +128,15 @@ export interface NativeRingReader {
   readonly dataOffset: number;
   readonly size: number;
   /**
-   * Calls `onReadable` on the event loop when the ring holds data. 'poll' (the
+   * Calls `onReadable(true)` on the event loop when the kernel wakes the
+   * ring's readers (edge-triggered: see native/ring_reader.h). 'poll' (the
    * default) polls the ring's fd in the event loop; 'thread' polls it on a
    * native thread, which queues one call at a time and polls again only once
-   * the callback has run. close() stops either.
+   * the callback has run. With `intervalMs` (a whole number, 1 to 3600000),
+   * a native timer also calls `onReadable(false)` every `intervalMs` while
+   * the ring holds records. close() stops all of them.
    */
-  watch(onReadable: () => void, mode?: ReadinessMode): void;
+  watch(onReadable: (woken: boolean) => void, mode?: ReadinessMode, intervalMs?: number): void;
   close(): void;
 }
 

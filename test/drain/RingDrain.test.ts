@@ -123,6 +123,27 @@ void t.test('start(): the timer drains without being asked', async (t) => {
   t.ok(Date.now() - drain.lastDrainMs < 1000, 'lastDrainMs is recent');
 });
 
+void t.test('start(): while the ring is empty the timer calls no JS', async (t) => {
+  const object = loadgen(t, 64 * 1024);
+  let records = 0;
+  const drain = new RingDrain(
+    object,
+    callbackSink(() => void records++),
+    { intervalMs: 10 },
+  );
+  drain.start();
+  t.teardown(() => drain.stop());
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(drain.lastDrainMs, 0, '30 timer ticks, no drain');
+  t.notOk(drain.pending, 'nothing pending');
+  object.testRun('loadgen', [5]);
+  t.ok(drain.pending, 'records pending');
+  const deadline = Date.now() + 2000;
+  while (records < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.equal(records, 5, 'the next tick drained them');
+  t.notOk(drain.pending, 'nothing pending after');
+});
+
 for (const mode of ['poll', 'thread'] as const) {
   void t.test(`start('${mode}'): a kernel wakeup drains without the timer`, async (t) => {
     const object = new addon.BpfObject(LOADGEN_OBJECT, 'loadgen');
