@@ -10,6 +10,8 @@ import { OtlpExporter } from '../export/OtlpExporter';
 import { PrometheusExporter } from '../export/PrometheusExporter';
 import type { OtlpSettings } from '../config/otlpSettings';
 import { otlpSettings } from '../config/otlpSettings';
+import type { WebSettings } from '../config/webConfig';
+import { webSettings } from '../config/webConfig';
 import { buildInfo } from '../kernel/system';
 import { missingBpfPrivileges } from '../kernel/privileges';
 import { Logger } from '../log';
@@ -25,6 +27,7 @@ Options:
                            optional labels, buckets); also KERNSCOPE_CONFIG
   --check-config           validate the settings, print a summary, exit 0 (no root needed)
   --listen ADDR            HTTP address (default ${DEFAULT_OPTIONS.listen}; e.g. 127.0.0.1:9478)
+  --web-config FILE        TLS and basic auth for it: a Prometheus exporter-toolkit web config file
   --probes LIST            comma-separated probes (default: all; see kernscope probes)
   --strict                 exit non-zero when any probe cannot attach
   --pid TGID               only events of this process
@@ -63,6 +66,8 @@ export interface RunInvocation {
   sources: string[];
   /** Present when an OTLP endpoint is set. */
   otlp?: OtlpSettings;
+  /** Present when a web config file is set. */
+  web?: WebSettings;
 }
 
 export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): RunInvocation | 'help' {
@@ -91,6 +96,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
         kubeconfig: { type: 'string' },
         'otlp-endpoint': { type: 'string' },
         'node-name': { type: 'string' },
+        'web-config': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -99,11 +105,12 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
   }
   if (parsed.help) return 'help';
   const { options, sources } = resolveOptions(parsed, env);
-  return { options, checkOnly: parsed['check-config'] ?? false, sources, otlp: otlpSettings(options, env) };
+  const web = options.webConfig === undefined ? undefined : webSettings(options.webConfig);
+  return { options, checkOnly: parsed['check-config'] ?? false, sources, otlp: otlpSettings(options, env), web };
 }
 
 /** The --check-config line: what would run, with what, from where. */
-export function configSummary({ options, sources, otlp }: RunInvocation): string {
+export function configSummary({ options, sources, otlp, web }: RunInvocation): string {
   const probes = options.probes.map((name) => {
     const own = options.probeOptions[name] ?? {};
     const details = [
@@ -124,6 +131,7 @@ export function configSummary({ options, sources, otlp }: RunInvocation): string
   return [
     `config ok: probes ${probes.join(',')}`,
     `listen ${options.listen}`,
+    ...(web ? [`web ${webSummary(web)}`] : []),
     ...(filters.length ? [`filter ${filters.join(' ')}`] : []),
     `max_series ${options.maxSeriesPerMetric}`,
     `series_ttl ${formatDuration(options.seriesTtlMs)}`,
@@ -132,6 +140,11 @@ export function configSummary({ options, sources, otlp }: RunInvocation): string
     ...(otlp ? [`otlp ${otlp.endpoint} every ${formatDuration(otlp.intervalMs)} ${otlp.temporality}`] : []),
     `from ${sources.length ? sources.join(', ') : 'defaults'}`,
   ].join('; ');
+}
+
+function webSummary({ tls, users }: WebSettings): string {
+  const scheme = tls ? `https (${tls.minVersion}-${tls.maxVersion}, ${tls.clientAuth})` : 'http';
+  return users.size ? `${scheme}, basic_auth_users ${users.size}` : scheme;
 }
 
 const SHUTDOWN_DEADLINE_MS = 5000;
@@ -157,7 +170,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   agent.start();
   const otlp = invocation.otlp && new OtlpExporter(invocation.otlp, log);
   const families = [...agent.families(), ...(otlp ? [otlp.exportsFamily] : [])];
-  const server = new HttpServer(new PrometheusExporter(families), () => agent.isReady());
+  const server = new HttpServer(new PrometheusExporter(families), () => agent.isReady(), invocation.web);
   let address;
   try {
     address = await server.start(options.listen);
@@ -167,7 +180,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   otlp?.start(families, buildInfo().version, (labels) => agent.otelAttributes(labels));
   log.info('kernscope running', {
-    listen: `${address.address}:${address.port}`,
+    listen: `${invocation.web?.tls ? 'https' : 'http'}://${address.address}:${address.port}`,
     probes: agent.running.map((p) => p.loaded.definition.name).join(','),
   });
 

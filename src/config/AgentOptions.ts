@@ -47,6 +47,8 @@ export interface AgentOptions {
   otlpEndpoint?: string;
   /** The Kubernetes node this agent runs on (resource attribute k8s.node.name). */
   nodeName?: string;
+  /** TLS and basic auth of the HTTP endpoint: an exporter-toolkit web config file (src/config/webConfig.ts). */
+  webConfig?: string;
   /** Per-probe filters, optional labels and buckets, by probe name (config file `probes:`). */
   probeOptions: Record<string, ProbeOptions>;
 }
@@ -348,6 +350,15 @@ export const SETTINGS: readonly Setting[] = [
     check: (value) => ok(typeof value === 'string' && /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(value)),
   },
   {
+    key: 'webConfig',
+    file: 'web_config',
+    env: 'KERNSCOPE_WEB_CONFIG',
+    flag: '--web-config',
+    kind: 'string',
+    accepted: 'a readable web config file (Prometheus exporter-toolkit format)',
+    check: (value) => ok(typeof value === 'string' && isReadableFile(value)),
+  },
+  {
     key: 'logLevel',
     file: 'log_level',
     env: 'KERNSCOPE_LOG_LEVEL',
@@ -419,6 +430,7 @@ const OPTIONAL_SETTINGS: readonly string[] = [
   'otlpEndpoint',
   'nodeName',
   'kubeconfig',
+  'webConfig',
 ];
 
 /**

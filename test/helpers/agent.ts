@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 
 import type { Sample } from './metrics';
 import { scrape } from './metrics';
+import type { HttpClient } from './net';
 import { freePort, httpGet } from './net';
 import { CLI } from './paths';
 import type { Exit } from './process';
@@ -17,6 +18,8 @@ export class AgentProcess {
   private constructor(
     readonly child: ChildProcessByStdio<null, Readable, Readable>,
     readonly port: number,
+    /** How to reach it: TLS and basic auth when it runs with a web config. */
+    readonly client: HttpClient,
   ) {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
@@ -24,17 +27,21 @@ export class AgentProcess {
 
   /**
    * Spawns `kernscope run --listen 127.0.0.1:<free port> ...args` and waits for
-   * /readyz 200, with `env` added to the environment. The child is SIGKILLed
-   * at teardown if it still runs.
+   * /readyz 200 (asked as `client`), with `env` added to the environment. The
+   * child is SIGKILLed at teardown if it still runs.
    */
   static async start(
     t: HasTeardown,
     args: string[],
-    { env = {}, readyTimeoutMs = 20000 }: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {},
+    {
+      env = {},
+      readyTimeoutMs = 20000,
+      client = {},
+    }: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; client?: HttpClient } = {},
   ): Promise<AgentProcess> {
     const port = await freePort();
     const child = spawnClean(process.execPath, [CLI, 'run', '--listen', `127.0.0.1:${port}`, ...args], { env });
-    const agent = new AgentProcess(child, port);
+    const agent = new AgentProcess(child, port, client);
     t.teardown(() => agent.kill());
     await agent.waitReady(readyTimeoutMs);
     return agent;
@@ -60,7 +67,7 @@ export class AgentProcess {
         throw new Error(`agent exited (${this.child.exitCode ?? this.child.signalCode}) before ready:\n${this.output}`);
       }
       try {
-        if ((await httpGet(this.port, '/readyz', 1000)).status === 200) return;
+        if ((await httpGet(this.port, '/readyz', 1000, this.client)).status === 200) return;
       } catch {
         // not listening yet
       }
@@ -70,7 +77,7 @@ export class AgentProcess {
   }
 
   metrics(): Promise<Sample[]> {
-    return scrape(this.port);
+    return scrape(this.port, this.client);
   }
 
   /** Sends `signal` and waits up to `timeoutMs` for the exit. */

@@ -1,4 +1,5 @@
 // Prometheus text exposition -> samples, and lookups over them.
+import type { HttpClient } from './net';
 import { httpGet } from './net';
 
 export interface Sample {
@@ -82,9 +83,9 @@ export function sumOf(samples: Sample[], name: string, labels: Record<string, st
   return select(samples, name, labels).reduce((sum, s) => sum + s.value, 0);
 }
 
-/** GET /metrics from an agent on 127.0.0.1:port and parse it. */
-export async function scrape(port: number): Promise<Sample[]> {
-  const { status, body } = await httpGet(port, '/metrics');
+/** GET /metrics from an agent on 127.0.0.1:port (as `client`) and parse it. */
+export async function scrape(port: number, client?: HttpClient): Promise<Sample[]> {
+  const { status, body } = await httpGet(port, '/metrics', 2000, client);
   if (status !== 200) throw new Error(`/metrics answered ${status}: ${body}`);
   return parseMetrics(body);
 }

@@ -31,6 +31,10 @@ export interface PrometheusOptions {
   intervalSeconds?: number;
   /** Labels added to every target (static_configs labels). */
   labels?: Record<string, string>;
+  /** Scrape over https, trusting this CA file (a kernscope web config's tls_server_config). */
+  caFile?: string;
+  /** Scrape with basic auth (a kernscope web config's basic_auth_users). */
+  basicAuth?: { username: string; password: string };
 }
 
 export class PrometheusServer {
@@ -48,13 +52,14 @@ export class PrometheusServer {
   /**
    * Starts Prometheus scraping `targets` (host:port) as job `job` (default
    * kernscope) every `intervalSeconds` (default 1), with `labels` on the
-   * targets, storing into a fresh temporary directory; waits for /-/ready.
+   * targets, over https and with basic auth when asked, storing into a
+   * fresh temporary directory; waits for /-/ready.
    * Stopped (SIGTERM, then SIGKILL) and its directory removed at teardown.
    */
   static async start(
     t: HasTeardown,
     targets: string[],
-    { job = 'kernscope', intervalSeconds = 1, labels }: PrometheusOptions = {},
+    { job = 'kernscope', intervalSeconds = 1, labels, caFile, basicAuth }: PrometheusOptions = {},
   ): Promise<PrometheusServer> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'kernscope-prometheus-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,6 +74,14 @@ export class PrometheusServer {
         `  evaluation_interval: ${interval}`,
         'scrape_configs:',
         `  - job_name: ${job}`,
+        ...(caFile ? ['    scheme: https', '    tls_config:', `      ca_file: ${JSON.stringify(caFile)}`] : []),
+        ...(basicAuth
+          ? [
+              '    basic_auth:',
+              `      username: ${JSON.stringify(basicAuth.username)}`,
+              `      password: ${JSON.stringify(basicAuth.password)}`,
+            ]
+          : []),
         '    static_configs:',
         `      - targets: [${targets.map((target) => JSON.stringify(target)).join(', ')}]`,
         // YAML accepts JSON flow style, so JSON.stringify quotes the values safely.

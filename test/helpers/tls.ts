@@ -9,6 +9,7 @@ import type { HasTeardown } from './teardown';
 
 export interface SelfSignedCert {
   certPath: string;
+  keyPath: string;
   cert: Buffer;
   key: Buffer;
 }
@@ -24,5 +25,5 @@ export async function selfSignedCert(t: HasTeardown): Promise<SelfSignedCert> {
     ...['-keyout', keyPath, '-out', certPath],
   ]);
   if (result.code !== 0) throw new Error(`openssl req failed (${result.code}): ${result.stderr}`);
-  return { certPath, cert: readFileSync(certPath), key: readFileSync(keyPath) };
+  return { certPath, keyPath, cert: readFileSync(certPath), key: readFileSync(keyPath) };
 }

@@ -1,0 +1,196 @@
+// The HTTP endpoint's TLS and basic auth, from a web config file in the
+// format of the Prometheus exporter-toolkit (--web.config.file of
+// node_exporter and friends), so one file can serve both. The subset read
+// here: tls_server_config (cert_file, key_file, client_auth_type,
+// client_ca_file, min_version, max_version) and basic_auth_users. Every other
+// key, and every value outside that subset, is an OptionError naming it:
+// silently ignoring a security setting would serve with less than was asked.
+// Certificate files are read and paired here, so a bad one is a start error
+// (exit 2, also under --check-config), not a failure at the first scrape.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createSecureContext } from 'node:tls';
+
+import { parseDocument } from 'yaml';
+
+import { OptionError, OptionErrors } from './AgentOptions';
+
+export type ClientAuthType = 'NoClientCert' | 'RequireAndVerifyClientCert';
+
+export interface TlsSettings {
+  cert: Buffer;
+  key: Buffer;
+  /** CAs that sign accepted client certificates (RequireAndVerifyClientCert). */
+  clientCa?: Buffer;
+  clientAuth: ClientAuthType;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  maxVersion: 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface WebSettings {
+  tls?: TlsSettings;
+  /** User name -> bcrypt hash; empty: no authentication. */
+  users: Map<string, string>;
+}
+
+export const WEB_CONFIG_KEYS = ['tls_server_config', 'basic_auth_users'];
+const TLS_KEYS = ['cert_file', 'key_file', 'client_auth_type', 'client_ca_file', 'min_version', 'max_version'];
+// The exporter-toolkit's other client_auth_types (RequestClientCert, RequireAnyClientCert,
+// VerifyClientCertIfGiven) let an unverified client through; its docs call them insecure.
+const CLIENT_AUTH_TYPES: readonly ClientAuthType[] = ['NoClientCert', 'RequireAndVerifyClientCert'];
+// TLS10 and TLS11 are deprecated (RFC 8996).
+const TLS_VERSIONS = { TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
+/** $2a$, $2b$ or $2y$ (htpasswd -B), a two-digit cost, 22 characters of salt and 31 of hash. */
+const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
+
+function plainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+type Read = (file: string) => Buffer;
+
+/**
+ * The settings of the web config `file`; throws OptionError (one problem) or
+ * OptionErrors (several), each naming the key as written in the file.
+ */
+export function webSettings(file: string, read: Read = (f) => readFileSync(f)): WebSettings {
+  const errors: OptionError[] = [];
+  const where = ` in ${file}`;
+  let text: string;
+  try {
+    text = read(file).toString('utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new OptionError('web_config', file, 'a readable YAML file', `cannot read web config ${file}: ${reason}`);
+  }
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const [syntax] = document.errors;
+  if (syntax) {
+    const message = syntax.message.split('\n')[0] ?? syntax.message;
+    throw new OptionError('web_config', file, 'YAML', `cannot parse web config ${file}: ${message}`);
+  }
+  const root: unknown = document.toJS();
+  const settings: WebSettings = { users: new Map() };
+  if (root === null || root === undefined) return settings; // empty: plain HTTP, no auth (as the toolkit)
+  if (!plainObject(root)) throw new OptionError(`the top level${where}`, root, 'a mapping of web settings');
+  for (const [key, value] of Object.entries(root)) {
+    if (key === 'tls_server_config') settings.tls = tlsSettings(value, path.dirname(file), where, read, errors);
+    else if (key === 'basic_auth_users') settings.users = users(value, where, errors);
+    else errors.push(OptionError.unknownKey(`${key}${where}`, `one of ${WEB_CONFIG_KEYS.join(', ')}`));
+  }
+  OptionErrors.throwIfAny(errors);
+  return settings;
+}
+
+function users(raw: unknown, where: string, errors: OptionError[]): Map<string, string> {
+  const users = new Map<string, string>();
+  if (raw === null || raw === undefined) return users;
+  if (!plainObject(raw)) {
+    errors.push(new OptionError(`basic_auth_users${where}`, raw, 'a mapping of user name to bcrypt hash'));
+    return users;
+  }
+  for (const [user, hash] of Object.entries(raw)) {
+    const name = `basic_auth_users.${user}${where}`;
+    if (user === '' || user.includes(':')) {
+      errors.push(new OptionError(name, user, 'a user name without ":" (RFC 7617)'));
+    } else if (typeof hash !== 'string' || !BCRYPT_HASH.test(hash)) {
+      // The value is a secret's hash: named by its shape, not printed.
+      const shape = typeof hash === 'string' ? `a string of ${hash.length} characters` : typeof hash;
+      errors.push(
+        new OptionError(
+          name,
+          hash,
+          '',
+          `invalid ${name}: ${shape}; expected a bcrypt hash ($2y$10$..., htpasswd -nBC 10)`,
+        ),
+      );
+    } else {
+      users.set(user, hash);
+    }
+  }
+  return users;
+}
+
+function tlsSettings(
+  raw: unknown,
+  dir: string,
+  where: string,
+  read: Read,
+  errors: OptionError[],
+): TlsSettings | undefined {
+  const at = (key: string): string => `tls_server_config.${key}${where}`;
+  if (!plainObject(raw)) {
+    errors.push(new OptionError(`tls_server_config${where}`, raw, `a mapping of ${TLS_KEYS.join(', ')}`));
+    return undefined;
+  }
+  const count = errors.length;
+  for (const key of Object.keys(raw)) {
+    if (!TLS_KEYS.includes(key)) errors.push(OptionError.unknownKey(at(key), `one of ${TLS_KEYS.join(', ')}`));
+  }
+  /** A PEM file's contents; relative paths are relative to the web config file, as in the toolkit. */
+  const pem = (key: string, required: boolean): Buffer | undefined => {
+    const value = raw[key];
+    if (value === undefined || value === null) {
+      if (required) errors.push(new OptionError(at(key), undefined, '', `missing ${at(key)}; expected a PEM file`));
+      return undefined;
+    }
+    if (typeof value !== 'string' || value === '') {
+      errors.push(new OptionError(at(key), value, 'a PEM file path'));
+      return undefined;
+    }
+    const file = path.resolve(dir, value);
+    try {
+      return read(file);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      errors.push(new OptionError(at(key), value, '', `cannot read ${at(key)}: ${file}: ${reason}`));
+      return undefined;
+    }
+  };
+  const oneOf = <T extends string>(key: string, accepted: readonly T[], fallback: T): T => {
+    const value = raw[key] ?? fallback;
+    if (accepted.includes(value as T)) return value as T;
+    errors.push(new OptionError(at(key), value, accepted.join(' or ')));
+    return fallback;
+  };
+  const cert = pem('cert_file', true);
+  const key = pem('key_file', true);
+  const clientCa = pem('client_ca_file', false);
+  const clientAuth = oneOf('client_auth_type', CLIENT_AUTH_TYPES, 'NoClientCert');
+  const versions = Object.keys(TLS_VERSIONS) as (keyof typeof TLS_VERSIONS)[];
+  const min = oneOf('min_version', versions, 'TLS12');
+  const max = oneOf('max_version', versions, 'TLS13');
+  if (min > max) errors.push(new OptionError(at('max_version'), max, `TLS13, or TLS12 and above min_version ${min}`));
+  if (clientAuth === 'RequireAndVerifyClientCert' && raw.client_ca_file === undefined) {
+    errors.push(
+      new OptionError(
+        at('client_ca_file'),
+        undefined,
+        '',
+        `missing ${at('client_ca_file')}; expected the PEM file of the CAs that sign client certificates (RequireAndVerifyClientCert)`,
+      ),
+    );
+  }
+  if (clientAuth === 'NoClientCert' && raw.client_ca_file !== undefined) {
+    // As the toolkit: a CA without a policy that uses it is a mistake, not a choice.
+    errors.push(
+      new OptionError(at('client_auth_type'), 'NoClientCert', 'RequireAndVerifyClientCert when client_ca_file is set'),
+    );
+  }
+  if (errors.length > count || !cert || !key) return undefined;
+  try {
+    createSecureContext({ cert, key, ca: clientCa });
+  } catch (error) {
+    const reason = (error as Error).message;
+    errors.push(
+      new OptionError(
+        `tls_server_config${where}`,
+        undefined,
+        '',
+        `invalid tls_server_config${where}: cert_file, key_file and client_ca_file must be PEM and the key must match the certificate (${reason})`,
+      ),
+    );
+    return undefined;
+  }
+  return { cert, key, clientCa, clientAuth, minVersion: TLS_VERSIONS[min], maxVersion: TLS_VERSIONS[max] };
+}
