@@ -4,6 +4,7 @@
 // environment < command-line flags; see resolveOptions in loadConfig.ts).
 import { accessSync, constants } from 'node:fs';
 
+import { parseCapability } from '../kernel/capabilities';
 import { resolveCgroup } from '../kernel/cgroup';
 import { resolveNetns } from '../kernel/netns';
 import { findProbe, BUILTIN_PROBES } from '../probes';
@@ -47,6 +48,8 @@ export interface AgentOptions {
   otlpEndpoint?: string;
   /** The Kubernetes node this agent runs on (resource attribute k8s.node.name). */
   nodeName?: string;
+  /** Capabilities to keep once every probe is attached, besides those still needed (`none`, `all`: drop nothing). */
+  capabilitiesKeep: string[];
   /** Per-probe filters, optional labels and buckets, by probe name (config file `probes:`). */
   probeOptions: Record<string, ProbeOptions>;
 }
@@ -65,6 +68,7 @@ export const DEFAULT_OPTIONS: AgentOptions = {
   bpfStats: false,
   attribution: true,
   logLevel: 'info',
+  capabilitiesKeep: [],
   probeOptions: {},
 };
 
@@ -177,6 +181,13 @@ function cgroupProblem(value: unknown): string | undefined {
   } catch (error) {
     return ` (${(error as Error).message})`;
   }
+}
+
+function capabilitiesKeepProblem(value: unknown): string | undefined {
+  if (!Array.isArray(value) || !value.every((name) => typeof name === 'string')) return '';
+  if (value.length === 1 && ['none', 'all'].includes(value[0].toLowerCase())) return undefined;
+  const unknown = value.find((name) => parseCapability(name) === undefined);
+  return unknown === undefined ? undefined : ` (${JSON.stringify(unknown)} is none of them)`;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -346,6 +357,15 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     accepted: 'a Kubernetes node name (lower-case letters, digits, "-" and ".")',
     check: (value) => ok(typeof value === 'string' && /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(value)),
+  },
+  {
+    key: 'capabilitiesKeep',
+    file: 'capabilities_keep',
+    env: 'KERNSCOPE_CAPABILITIES_KEEP',
+    flag: '--capabilities-keep',
+    kind: 'list',
+    accepted: 'capability names (CAP_BPF or bpf), none, or all (drop nothing)',
+    check: capabilitiesKeepProblem,
   },
   {
     key: 'logLevel',
