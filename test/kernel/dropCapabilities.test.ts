@@ -6,7 +6,12 @@
 // cgroupfs again) and of getppid() calls, program run stats with
 // --bpf-stats, and on SIGTERM it exits 0 leaving nothing in the kernel.
 // Also in a node child with libuv's pool and worker threads running: each of
-// them drops, and a thread started afterwards inherits the reduced sets.
+// them drops, and a thread started afterwards inherits the reduced sets. And
+// a thread that cannot answer (held in a ptrace stop) fails the agent with
+// one line and exit 1, leaving nothing in the kernel.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import t from 'tap';
@@ -14,15 +19,16 @@ import t from 'tap';
 import type { Capability, ThreadCapabilities } from '../../src/kernel/capabilities';
 import { capabilityMask, threadCapabilities } from '../../src/kernel/capabilities';
 import { AgentProcess } from '../helpers/agent';
+import type { BpfIds } from '../helpers/bpftool';
 import { bpfIdsOf, waitGone } from '../helpers/bpftool';
 import { createCgroup, execsIn, nestedCgroup, podSlice } from '../helpers/cgroup';
 import { writeConfig } from '../helpers/configFile';
-import { ROOT } from '../helpers/paths';
-import { run } from '../helpers/process';
+import { CLI, ROOT } from '../helpers/paths';
+import { lines, run, spawnClean, waitExit } from '../helpers/process';
 import type { Sample } from '../helpers/metrics';
 import { sumOf, valueOf } from '../helpers/metrics';
 import { syscallWorkload } from '../helpers/syscallWorkload';
-import { sleep } from '../helpers/teardown';
+import { sleep, waitFor } from '../helpers/teardown';
 
 const EXECS = 40;
 const CALLS = 3000;
@@ -182,4 +188,58 @@ void t.test("libuv's pool and worker threads drop too; a thread started later in
     (th) => th.effective !== '0' || th.permitted !== '0' || th.bounding !== '0' || !th.noNewPrivs,
   );
   t.same(held, [], 'no thread holds a capability; every one has no_new_privs');
+});
+
+/** Python that holds thread `tid` in a ptrace stop (PTRACE_SEIZE + PTRACE_INTERRUPT: that thread only) until killed. */
+const HOLD_THREAD = `
+import ctypes, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+tid = int(sys.argv[1])
+for request in (0x4206, 0x4207):  # PTRACE_SEIZE, PTRACE_INTERRUPT
+    if libc.ptrace(request, tid, None, None) != 0:
+        sys.exit("ptrace: errno %d" % ctypes.get_errno())
+print("held", flush=True)
+time.sleep(120)`;
+
+void t.test('a thread that does not answer: one line, exit 1, nothing left in the kernel', async (t) => {
+  // The agent reads its config from a FIFO: it waits there until the thread is held.
+  const dir = mkdtempSync(path.join(tmpdir(), 'kernscope-caps-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = path.join(dir, 'kernscope.yaml');
+  execFileSync('mkfifo', [config]);
+  const agent = spawnClean(process.execPath, [CLI, 'run', '--listen', '127.0.0.1:0', '--config', config]);
+  let stderr = '';
+  agent.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = waitExit(agent, 60000);
+  t.teardown(() => void agent.kill('SIGKILL'));
+  const pid = agent.pid!;
+  // Node's SIGUSR1 watchdog: started before any JS runs, and never runs JS itself.
+  const watchdog = await waitFor('the watchdog thread', () =>
+    threadCapabilities(pid).find((th) => (th.blocked & REAL_TIME_SIGNALS) === REAL_TIME_SIGNALS),
+  );
+  const holder = spawnClean('python3', ['-c', HOLD_THREAD, String(watchdog.tid)]);
+  t.teardown(() => void holder.kill('SIGKILL'));
+  let held = '';
+  holder.stdout.setEncoding('utf8').on('data', (chunk: string) => (held += chunk));
+  await waitFor('the thread held', () => (held.includes('held') ? true : undefined));
+  writeFileSync(config, 'probes: [exec, syscalls]\n');
+
+  // The agent waits for the held thread with everything attached: what it holds then must go.
+  let ids: BpfIds = { progIds: [], linkIds: [], mapIds: [] };
+  while (!stderr.includes('kernscope: ') && agent.exitCode === null) {
+    const now = bpfIdsOf(pid);
+    if (now.linkIds.length > 0) ids = now;
+    await sleep(50);
+  }
+  // A traced thread's exit waits for its tracer: let go of it.
+  holder.kill('SIGKILL');
+  t.same(await exited, { code: 1, signal: null }, 'exit 1');
+  const errors = lines(stderr).filter((line) => line.startsWith('kernscope: '));
+  t.equal(errors.length, 1, `one error line: ${stderr}`);
+  t.match(
+    errors[0],
+    new RegExp(`capabilities not dropped: threads ${watchdog.tid} did not answer.*--capabilities-keep all`),
+  );
+  t.ok(ids.linkIds.length > 0, 'links were attached while it waited');
+  t.same(await waitGone(ids.progIds, ids.linkIds, 2500, ids.mapIds), { progs: [], links: [], maps: [] }, 'all gone');
 });
