@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/bpf_link.cc",
         "native/bpf_object.cc",
+        "native/capabilities.cc",
         "native/errors.cc",
         "native/features.cc",
         "native/ring_reader.cc"

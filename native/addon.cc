@@ -13,6 +13,7 @@
 #include "addon_data.h"
 #include "bpf_link.h"
 #include "bpf_object.h"
+#include "capabilities.h"
 #include "errors.h"
 #include "features.h"
 #include "ring_reader.h"
@@ -73,6 +74,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("enableRunTimeStats", Napi::Function::New(env, EnableRunTimeStats));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpus));
+  exports.Set("dropCapabilities", Napi::Function::New(env, DropCapabilities));
   return exports;
 }
 

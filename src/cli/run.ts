@@ -13,7 +13,8 @@ import { otlpSettings } from '../config/otlpSettings';
 import type { WebSettings } from '../config/webConfig';
 import { webSettings } from '../config/webConfig';
 import { buildInfo } from '../kernel/system';
-import { missingBpfPrivileges } from '../kernel/privileges';
+import { dropCapabilities, keepsAll } from '../kernel/dropCapabilities';
+import { missingCapabilities } from '../kernel/privileges';
 import { Logger } from '../log';
 import { UsageError } from './UsageError';
 
@@ -41,6 +42,9 @@ Options:
   --series-ttl DURATION    drop series unchanged this long; 0: never (default ${formatDuration(DEFAULT_OPTIONS.seriesTtlMs)})
   --bpf-stats              export BPF program run counts and time (BPF_ENABLE_STATS)
   --log-level LEVEL        debug, info, warn or error (default info)
+  --capabilities-keep LIST capabilities to keep once every probe is attached (CAP_BPF or bpf,
+                           comma-separated), besides what the agent still needs; none (default),
+                           or all to drop nothing
   --attribution BOOL       namespace/pod/container labels from cgroups (default true)
   --kubeconfig FILE        watch pods through this kubeconfig, not the in-cluster service account
   --otlp-endpoint URL      also push metrics over OTLP/gRPC (http://HOST:4317, https:// for TLS);
@@ -92,6 +96,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
         'series-ttl': { type: 'string' },
         'bpf-stats': { type: 'boolean' },
         'log-level': { type: 'string' },
+        'capabilities-keep': { type: 'string' },
         attribution: { type: 'string' },
         kubeconfig: { type: 'string' },
         'otlp-endpoint': { type: 'string' },
@@ -162,7 +167,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const { options } = invocation;
-  const missing = missingBpfPrivileges();
+  const missing = missingCapabilities(options);
   if (missing) throw new UsageError(missing, 1);
 
   const log = new Logger(options.logLevel);
@@ -177,6 +182,17 @@ export async function runCommand(argv: string[]): Promise<number> {
   } catch (error) {
     agent.stop();
     throw new UsageError((error as Error).message, 1);
+  }
+  // Once attached and listening (a port below 1024 needs a capability), only what is still needed stays.
+  if (!keepsAll(options.capabilitiesKeep)) {
+    try {
+      const { kept, threads } = dropCapabilities(options.capabilitiesKeep);
+      log.info('capabilities dropped', { kept: kept.map((c) => `CAP_${c}`).join(',') || 'none', threads });
+    } catch (error) {
+      agent.stop();
+      await server.shutdown();
+      throw new UsageError((error as Error).message, 1);
+    }
   }
   otlp?.start(families, buildInfo().version, (labels) => agent.otelAttributes(labels));
   log.info('kernscope running', {

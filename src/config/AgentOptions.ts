@@ -4,6 +4,7 @@
 // environment < command-line flags; see resolveOptions in loadConfig.ts).
 import { accessSync, constants } from 'node:fs';
 
+import { parseCapability } from '../kernel/capabilities';
 import { resolveCgroup } from '../kernel/cgroup';
 import { resolveNetns } from '../kernel/netns';
 import { findProbe, BUILTIN_PROBES } from '../probes';
@@ -49,6 +50,8 @@ export interface AgentOptions {
   nodeName?: string;
   /** TLS and basic auth of the HTTP endpoint: an exporter-toolkit web config file (src/config/webConfig.ts). */
   webConfig?: string;
+  /** Capabilities to keep once every probe is attached, besides those still needed (`none`, `all`: drop nothing). */
+  capabilitiesKeep: string[];
   /** Per-probe filters, optional labels and buckets, by probe name (config file `probes:`). */
   probeOptions: Record<string, ProbeOptions>;
 }
@@ -67,6 +70,7 @@ export const DEFAULT_OPTIONS: AgentOptions = {
   bpfStats: false,
   attribution: true,
   logLevel: 'info',
+  capabilitiesKeep: [],
   probeOptions: {},
 };
 
@@ -179,6 +183,13 @@ function cgroupProblem(value: unknown): string | undefined {
   } catch (error) {
     return ` (${(error as Error).message})`;
   }
+}
+
+function capabilitiesKeepProblem(value: unknown): string | undefined {
+  if (!Array.isArray(value) || !value.every((name) => typeof name === 'string')) return '';
+  if (value.length === 1 && ['none', 'all'].includes(value[0].toLowerCase())) return undefined;
+  const unknown = value.find((name) => parseCapability(name) === undefined);
+  return unknown === undefined ? undefined : ` (${JSON.stringify(unknown)} is none of them)`;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -357,6 +368,15 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     accepted: 'a readable web config file (Prometheus exporter-toolkit format)',
     check: (value) => ok(typeof value === 'string' && isReadableFile(value)),
+  },
+  {
+    key: 'capabilitiesKeep',
+    file: 'capabilities_keep',
+    env: 'KERNSCOPE_CAPABILITIES_KEEP',
+    flag: '--capabilities-keep',
+    kind: 'list',
+    accepted: 'capability names (CAP_BPF or bpf), none, or all (drop nothing)',
+    check: capabilitiesKeepProblem,
   },
   {
     key: 'logLevel',

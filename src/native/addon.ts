@@ -151,6 +151,12 @@ export interface KernelFeatures {
   attach: Record<AttachKind, AttachVerdict>;
 }
 
+/** What dropCapabilities did: the signal it broadcast on and how many threads dropped. */
+export interface ThreadBroadcast {
+  signal: number;
+  threads: number;
+}
+
 interface Addon {
   BpfObject: new (source: string | Uint8Array, name: string) => NativeBpfObject;
   RingReader: new (object: NativeBpfObject, map: string) => NativeRingReader;
@@ -159,6 +165,13 @@ interface Addon {
   enableRunTimeStats(): boolean;
   libbpfVersion(): string;
   possibleCpus(): number;
+  /**
+   * Every thread keeps only the capabilities of `keep` (bit N: capability N)
+   * it holds, with empty inheritable and ambient sets, a bounding set of
+   * `keep` (where it holds CAP_SETPCAP) and no_new_privs. Throws when a thread
+   * does not answer or a system call fails; check /proc afterwards.
+   */
+  dropCapabilities(keep: bigint): ThreadBroadcast;
 }
 
 /** Repository root: dist/src/native -> ../../.. */

@@ -37,6 +37,12 @@ void t.test('--wakeup-bytes above the ring', (t) =>
 );
 void t.test('--pid 0', (t) => usageError(t, ['run', '--pid', '0'], /--pid/));
 void t.test('--log-level loud', (t) => usageError(t, ['run', '--log-level', 'loud'], /--log-level.*loud/));
+void t.test('--capabilities-keep with a name that is no capability', (t) =>
+  usageError(t, ['run', '--capabilities-keep', 'bpf,cap_nope'], /--capabilities-keep.*cap_nope.*CAP_BPF or bpf/),
+);
+void t.test('--capabilities-keep none mixed with names', (t) =>
+  usageError(t, ['run', '--capabilities-keep', 'none,bpf'], /--capabilities-keep.*none/),
+);
 void t.test('unknown option', (t) => usageError(t, ['run', '--bogus-option'], /bogus-option/));
 
 void t.test('run --help exits 0 and documents every option', async (t) => {

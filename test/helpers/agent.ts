@@ -27,8 +27,9 @@ export class AgentProcess {
 
   /**
    * Spawns `kernscope run --listen 127.0.0.1:<free port> ...args` and waits for
-   * /readyz 200 (asked as `client`), with `env` added to the environment. The
-   * child is SIGKILLed at teardown if it still runs.
+   * /readyz 200 (asked as `client`), with `env` added to the environment;
+   * `through` is a command that execs node with the rest (`setpriv ...`), so
+   * the pid stays the agent's. The child is SIGKILLed at teardown if it still runs.
    */
   static async start(
     t: HasTeardown,
@@ -37,10 +38,12 @@ export class AgentProcess {
       env = {},
       readyTimeoutMs = 20000,
       client = {},
-    }: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; client?: HttpClient } = {},
+      through = [],
+    }: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; client?: HttpClient; through?: string[] } = {},
   ): Promise<AgentProcess> {
     const port = await freePort();
-    const child = spawnClean(process.execPath, [CLI, 'run', '--listen', `127.0.0.1:${port}`, ...args], { env });
+    const command = [...through, process.execPath, CLI, 'run', '--listen', `127.0.0.1:${port}`, ...args];
+    const child = spawnClean(command[0], command.slice(1), { env });
     const agent = new AgentProcess(child, port, client);
     t.teardown(() => agent.kill());
     await agent.waitReady(readyTimeoutMs);

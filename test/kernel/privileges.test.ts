@@ -5,7 +5,7 @@
 // one of them the agent fails or a probe is down. `kernscope run` checks its
 // capabilities before loading anything, so each missing one is also put to
 // the kernel itself: the Agent class loads the probes in a child that skips
-// that check.
+// that check. The start-up check names exactly the missing capabilities.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -13,14 +13,15 @@ import t from 'tap';
 
 import type { AgentOptions } from '../../src/config/AgentOptions';
 import { DEFAULT_OPTIONS, validateOptions } from '../../src/config/AgentOptions';
-import type { Capability } from '../../src/kernel/privileges';
-import { CAPABILITY_BITS, requiredCapabilities } from '../../src/kernel/privileges';
+import type { Capability } from '../../src/kernel/capabilities';
+import { capabilityMask } from '../../src/kernel/capabilities';
+import { kernelPrivileges, neededAfterAttach, requiredCapabilities } from '../../src/kernel/privileges';
 import type { Sample } from '../helpers/metrics';
 import { parseMetrics, select, sumOf } from '../helpers/metrics';
 import { freePort, httpGet } from '../helpers/net';
 import { CLI, ROOT } from '../helpers/paths';
 import type { Exit } from '../helpers/process';
-import { run, spawnClean, waitExit } from '../helpers/process';
+import { lines, run, spawnClean, waitExit } from '../helpers/process';
 import type { HasTeardown } from '../helpers/teardown';
 import { sleep, waitFor } from '../helpers/teardown';
 
@@ -39,10 +40,6 @@ const PROFILES: Profile[] = [
 function setprivArgs(caps: readonly Capability[]): string[] {
   const set = ['-all', ...caps.map((c) => `+${c.toLowerCase()}`)].join(',');
   return [`--inh-caps=${set}`, `--ambient-caps=${set}`, `--bounding-set=${set}`];
-}
-
-function mask(caps: readonly Capability[]): bigint {
-  return caps.reduce((bits, cap) => bits | (1n << CAPABILITY_BITS[cap]), 0n);
 }
 
 function effectiveCapabilities(pid: number): bigint {
@@ -72,7 +69,8 @@ async function metricsBody(port: number): Promise<string | undefined> {
  */
 async function runAgent(t: HasTeardown, caps: readonly Capability[], args: string[]): Promise<AgentRun> {
   const port = await freePort();
-  const cliArgs = [CLI, 'run', '--listen', `127.0.0.1:${port}`, ...args];
+  // Keeping them all leaves the sets the agent started with visible in /proc.
+  const cliArgs = [CLI, 'run', '--listen', `127.0.0.1:${port}`, '--capabilities-keep', 'all', ...args];
   const child = spawnClean('setpriv', [...setprivArgs(caps), process.execPath, ...cliArgs]);
   let log = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
@@ -151,13 +149,61 @@ void t.test('the default options need BPF and PERFMON; --bpf-stats needs SYS_ADM
   t.end();
 });
 
+void t.test('this kernel: CAP_BPF known, BPF memory in the memory cgroup, map reads unprivileged', (t) => {
+  t.same(
+    { ...kernelPrivileges(), release: undefined },
+    { release: undefined, capBpf: true, memlock: false, bpfCallsPrivileged: false },
+  );
+  t.same(neededAfterAttach(), [], 'nothing is needed after attach');
+  t.end();
+});
+
+void t.test('older kernels: SYS_ADMIN before 5.8, SYS_RESOURCE before 5.11, BPF kept before 5.19', (t) => {
+  const kernels: [string, number, number, Capability[], Capability[]][] = [
+    // release, cap_last_cap, unprivileged_bpf_disabled, required (default options), needed after attach
+    ['5.4.0-150-generic', 37, 2, ['SYS_ADMIN', 'SYS_RESOURCE'], ['SYS_ADMIN']],
+    ['5.10.0-28-amd64', 40, 2, ['BPF', 'PERFMON', 'SYS_RESOURCE'], ['BPF']],
+    ['5.15.0-91-generic', 40, 2, ['BPF', 'PERFMON'], ['BPF']],
+    ['5.15.0-91-generic', 40, 0, ['BPF', 'PERFMON'], []],
+    ['5.19.0-1', 40, 2, ['BPF', 'PERFMON'], []],
+    ['6.1.0-18-amd64', 40, 1, ['BPF', 'PERFMON'], []],
+  ];
+  for (const [release, lastCap, unprivileged, required, needed] of kernels) {
+    const kernel = kernelPrivileges(release, lastCap, unprivileged);
+    t.same(requiredCapabilities(DEFAULT_OPTIONS, kernel), required, `${release}: to start`);
+    t.same(neededAfterAttach(kernel), needed, `${release} (unprivileged_bpf_disabled=${unprivileged}): after attach`);
+  }
+  t.same(requiredCapabilities({ bpfStats: true }, kernelPrivileges('5.10.0', 40, 2)), ['SYS_ADMIN', 'SYS_RESOURCE']);
+  t.end();
+});
+
+const STARTUP_CHECKS: { caps: Capability[]; args: string[]; missing: string[] }[] = [
+  { caps: [], args: [], missing: ['CAP_BPF', 'CAP_PERFMON'] },
+  { caps: ['BPF'], args: [], missing: ['CAP_PERFMON'] },
+  { caps: ['PERFMON', 'NET_ADMIN'], args: [], missing: ['CAP_BPF'] },
+  { caps: ['BPF', 'PERFMON'], args: ['--bpf-stats'], missing: ['CAP_SYS_ADMIN'] },
+];
+
+for (const { caps, args, missing } of STARTUP_CHECKS) {
+  void t.test(`start-up check with ${caps.join(' + ') || 'no capabilities'} ${args.join(' ')}`, async (t) => {
+    const result = await run('setpriv', [...setprivArgs(caps), process.execPath, CLI, 'run', ...args], {
+      timeoutMs: 15000,
+    });
+    t.same({ code: result.code, signal: result.signal }, { code: 1, signal: null }, 'exit 1');
+    const errorLines = lines(result.stderr);
+    t.equal(errorLines.length, 1, `one line: ${JSON.stringify(result.stderr)}`);
+    const named = [...(errorLines[0] ?? '').matchAll(/CAP_[A-Z_]+ \(/g)].map((m) => m[0].slice(0, -2));
+    t.same(named, missing, `names exactly the missing ones: ${errorLines[0]}`);
+  });
+}
+
 for (const profile of PROFILES) {
   const required = requiredCapabilities(profile.options);
 
   void t.test(`${profile.name}: exactly ${required.join(' + ')} runs every probe`, async (t) => {
     const outcome = await runAgent(t, required, profile.args);
     if (!outcome.served) throw new Error(`agent did not serve /metrics: ${describeRun(outcome)}`);
-    t.equal(outcome.effective, mask(required), 'the agent ran with exactly these capabilities');
+    t.equal(outcome.effective, capabilityMask(required), 'the agent ran with exactly these capabilities');
     t.ok(fullyUp(outcome, profile), describeRun(outcome));
     t.same(
       select(outcome.samples, 'kernscope_probe_up')
