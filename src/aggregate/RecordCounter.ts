@@ -51,9 +51,8 @@ interface SeriesLabels {
   /** The raw u64 of each expanded source, and what its expansion returned. */
   raws: bigint[];
   expansions: Labels[];
-  /** The first series with this key at prepare() number `prepared`: its sample takes this one's value. */
+  /** The first series with this key when prepare() last linked them: its sample takes this one's value. */
   canonical?: SeriesLabels;
-  prepared: number;
   /** The sample of the collection numbered `collection`, for merging into. */
   sample?: Sample;
   collection: number;
@@ -71,9 +70,10 @@ export class RecordCounter implements ScalarFamily, CounterState {
    */
   readonly add: AddFunction;
   private labelCache: SeriesLabels[] = [];
-  private prepares = 0;
-  /** The latest prepare() that completed: series stamped with it know their canonical series. */
-  private preparedThrough = 0;
+  /** Label sets built and tables compacted so far: each may change which series merge. */
+  private changes = 0;
+  /** `changes` when prepare() last linked every series to its canonical one; -1: never. */
+  private linkedAt = -1;
   private collections = 0;
   private readonly expanders: ((value: bigint) => Labels)[];
   private overflowValue = 0;
@@ -150,25 +150,28 @@ export class RecordCounter implements ScalarFamily, CounterState {
    */
   async prepare(pause: () => Promise<void>): Promise<void> {
     if (this.ttlMs > 0) this.expireIdle(this.now());
-    const prepare = ++this.prepares;
+    for (let id = 0; id < this.table.size; id++) {
+      this.labelsOf(id);
+      if (id % PREPARE_CHUNK === PREPARE_CHUNK - 1) await pause();
+    }
+    if (this.expanders.length === 0 || this.linkedAt === this.changes) return;
+    const at = this.changes;
     const first = new Map<string, SeriesLabels>();
     for (let id = 0; id < this.table.size; id++) {
       const series = this.labelsOf(id);
       series.canonical = first.get(series.key);
       if (!series.canonical) first.set(series.key, series);
-      series.prepared = prepare;
       if (id % PREPARE_CHUNK === PREPARE_CHUNK - 1) await pause();
     }
-    this.preparedThrough = Math.max(this.preparedThrough, prepare);
+    if (this.changes === at) this.linkedAt = at; // else something changed meanwhile: the next prepare links again
   }
 
   collect(): Sample[] {
     if (this.ttlMs > 0) this.expireIdle(this.now());
     // Expanded labels can make two keys read the same (two cgroups of one container): those merge.
-    let prepared = true;
-    for (let id = 0; id < this.table.size; id++)
-      prepared = this.labelsOf(id).prepared === this.preparedThrough && prepared;
-    const samples = prepared || this.expanders.length === 0 ? this.sumSeries() : this.mergeByKey();
+    for (let id = 0; id < this.table.size; id++) this.labelsOf(id);
+    const linked = this.expanders.length === 0 || this.linkedAt === this.changes;
+    const samples = linked ? this.sumSeries() : this.mergeByKey();
     if (this.overflowValue > 0) {
       const labels: Labels = {};
       for (const source of this.labels) {
@@ -277,6 +280,7 @@ export class RecordCounter implements ScalarFamily, CounterState {
     this.labelCache = labelCache;
     this.observed = table.size;
     this.expiredCount += expired.length;
+    this.changes++;
   }
 
   private labelsOf(id: number): SeriesLabels {
@@ -309,8 +313,9 @@ export class RecordCounter implements ScalarFamily, CounterState {
       }
       offset += words * 4;
     }
-    const series = { labels, key: Object.values(labels).join('\u0000'), raws, expansions, prepared: -1, collection: 0 };
+    const series = { labels, key: Object.values(labels).join('\u0000'), raws, expansions, collection: 0 };
     this.labelCache[id] = series;
+    this.changes++;
     return series;
   }
 

@@ -211,14 +211,16 @@ void t.test(
 
     let pauses = 0;
     await counter.prepare(() => Promise.resolve(void pauses++));
-    t.equal(pauses, 2, 'a pause every 1000 series');
+    t.equal(pauses, 4, 'a pause every 1000 series, labelling then linking the merges');
     const first = counter.collect();
     t.equal(first.length, 1000, 'cgroups i, i+1000 and i+2000 read the same pod: one sample');
     t.ok(
       first.every((s) => s.value === (Number(s.labels.pod.slice(1)) < 500 ? 3 : 2)),
       'each sample sums its cgroups',
     );
-    await counter.prepare(() => Promise.resolve());
+    pauses = 0;
+    await counter.prepare(() => Promise.resolve(void pauses++));
+    t.equal(pauses, 2, 'nothing changed: the merges are not looked for again');
     const second = counter.collect();
     t.ok(
       second.every((s, i) => s.labels === first[i].labels),
