@@ -11,6 +11,13 @@ import { spawnClean, waitExit } from './process';
 import type { HasTeardown } from './teardown';
 import { sleep } from './teardown';
 
+export interface SpawnOptions {
+  /** Added to the environment. */
+  env?: NodeJS.ProcessEnv;
+  /** A cgroup.procs file the agent joins before it starts. */
+  cgroupProcs?: string;
+}
+
 export class AgentProcess {
   private output = '';
 
@@ -30,13 +37,27 @@ export class AgentProcess {
   static async start(
     t: HasTeardown,
     args: string[],
-    { env = {}, readyTimeoutMs = 20000 }: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {},
+    { readyTimeoutMs = 20000, ...options }: SpawnOptions & { readyTimeoutMs?: number } = {},
   ): Promise<AgentProcess> {
+    const agent = await AgentProcess.spawn(t, args, options);
+    await agent.waitReady(readyTimeoutMs);
+    return agent;
+  }
+
+  /**
+   * Spawns the agent as start() does, without waiting for anything. With
+   * `cgroupProcs` (a cgroup.procs file) it joins that cgroup before node
+   * starts, so everything it allocates (BPF maps included) is charged there.
+   */
+  static async spawn(t: HasTeardown, args: string[], { env = {}, cgroupProcs }: SpawnOptions = {}) {
     const port = await freePort();
-    const child = spawnClean(process.execPath, [CLI, 'run', '--listen', `127.0.0.1:${port}`, ...args], { env });
+    const node = [CLI, 'run', '--listen', `127.0.0.1:${port}`, ...args];
+    // sh execs node, so the pid stays the agent's.
+    const child = cgroupProcs
+      ? spawnClean('/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, process.execPath, ...node], { env })
+      : spawnClean(process.execPath, node, { env });
     const agent = new AgentProcess(child, port);
     t.teardown(() => agent.kill());
-    await agent.waitReady(readyTimeoutMs);
     return agent;
   }
 
@@ -71,6 +92,11 @@ export class AgentProcess {
 
   metrics(): Promise<Sample[]> {
     return scrape(this.port);
+  }
+
+  /** Waits up to `timeoutMs` for the agent to exit by itself. */
+  exited(timeoutMs: number): Promise<Exit | 'timeout'> {
+    return waitExit(this.child, timeoutMs);
   }
 
   /** Sends `signal` and waits up to `timeoutMs` for the exit. */
