@@ -110,6 +110,8 @@ const TEMPORALITY: Record<string, 'cumulative' | 'delta'> = {
 
 export class OtlpReceiver {
   private stopped = false;
+  /** How long each answer waits after its request is recorded: a slow collector. */
+  answerDelayMs = 0;
 
   private constructor(
     readonly port: number,
@@ -137,12 +139,15 @@ export class OtlpReceiver {
       },
     };
     const requests: ReceivedRequest[] = [];
+    let receiver: OtlpReceiver | undefined;
     server.addService(service, {
       Export: (call: ServerUnaryCall<DecodedRequest, object>, callback: sendUnaryData<object>) => {
         const headers = Object.entries(call.metadata.getMap());
         const metadata = headers.map(([k, v]) => [k, typeof v === 'string' ? v : v.toString('base64')]);
         requests.push({ body: call.request, metadata: Object.fromEntries(metadata) as Record<string, string> });
-        callback(null, {});
+        const delayMs = receiver?.answerDelayMs ?? 0;
+        if (delayMs > 0) setTimeout(() => callback(null, {}), delayMs).unref();
+        else callback(null, {});
       },
     });
     const credentials = tls
@@ -151,9 +156,10 @@ export class OtlpReceiver {
     const bound = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
     );
-    const receiver = new OtlpReceiver(bound, requests, server);
-    t.teardown(() => receiver.stop());
-    return receiver;
+    const started = new OtlpReceiver(bound, requests, server);
+    receiver = started;
+    t.teardown(() => started.stop());
+    return started;
   }
 
   /** Closes the port and every connection at once; idempotent. The port can be bound again at once. */
