@@ -110,15 +110,19 @@ const TEMPORALITY: Record<string, 'cumulative' | 'delta'> = {
 
 export class OtlpReceiver {
   private stopped = false;
-  /** How long each answer waits after its request is recorded: a slow collector. */
-  answerDelayMs = 0;
 
   private constructor(
     readonly port: number,
     /** Every request received, in order. */
     readonly requests: ReceivedRequest[],
     private readonly server: Server,
+    private readonly answers: { delayMs: number },
   ) {}
+
+  /** How long each answer waits after its request is recorded: a slow collector. */
+  set answerDelayMs(ms: number) {
+    this.answers.delayMs = ms;
+  }
 
   /** Listens on 127.0.0.1:`port` (0: an ephemeral one), over TLS if given; stopped at teardown. */
   static async start(
@@ -139,14 +143,13 @@ export class OtlpReceiver {
       },
     };
     const requests: ReceivedRequest[] = [];
-    let receiver: OtlpReceiver | undefined;
+    const answers = { delayMs: 0 };
     server.addService(service, {
       Export: (call: ServerUnaryCall<DecodedRequest, object>, callback: sendUnaryData<object>) => {
         const headers = Object.entries(call.metadata.getMap());
         const metadata = headers.map(([k, v]) => [k, typeof v === 'string' ? v : v.toString('base64')]);
         requests.push({ body: call.request, metadata: Object.fromEntries(metadata) as Record<string, string> });
-        const delayMs = receiver?.answerDelayMs ?? 0;
-        if (delayMs > 0) setTimeout(() => callback(null, {}), delayMs).unref();
+        if (answers.delayMs > 0) setTimeout(() => callback(null, {}), answers.delayMs).unref();
         else callback(null, {});
       },
     });
@@ -156,10 +159,9 @@ export class OtlpReceiver {
     const bound = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
     );
-    const started = new OtlpReceiver(bound, requests, server);
-    receiver = started;
-    t.teardown(() => started.stop());
-    return started;
+    const receiver = new OtlpReceiver(bound, requests, server, answers);
+    t.teardown(() => receiver.stop());
+    return receiver;
   }
 
   /** Closes the port and every connection at once; idempotent. The port can be bound again at once. */
