@@ -16,6 +16,8 @@ export interface OtlpSettings {
   endpointFrom: string;
   intervalMs: number;
   timeoutMs: number;
+  /** OTEL_EXPORTER_OTLP_(METRICS_)TIMEOUT: one request, retries included (the exporter's default 10 s). */
+  requestTimeoutMs: number;
   temporality: Temporality;
   nodeName?: string;
 }
@@ -62,7 +64,7 @@ export function otlpSettings(options: AgentOptions, env: NodeJS.ProcessEnv): Otl
     );
   }
   const exporterTimeout = otelVariable(env, 'TIMEOUT');
-  if (exporterTimeout) positiveMs(env, exporterTimeout[0], 0, errors);
+  const requestTimeoutMs = exporterTimeout ? positiveMs(env, exporterTimeout[0], 10000, errors) : 10000;
   const insecure = otelVariable(env, 'INSECURE');
   if (insecure && !['true', 'false'].includes(insecure[1].toLowerCase())) {
     errors.push(new OptionError(insecure[0], insecure[1], 'true or false'));
@@ -90,6 +92,7 @@ export function otlpSettings(options: AgentOptions, env: NodeJS.ProcessEnv): Otl
     endpointFrom,
     intervalMs,
     timeoutMs,
+    requestTimeoutMs,
     temporality: rawTemporality as Temporality,
     nodeName: options.nodeName,
   };

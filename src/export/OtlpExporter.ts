@@ -82,8 +82,13 @@ export class OtlpExporter {
 
   /** `attributesOf`: a series' labels as OTel attributes (the agent's attribution renames its own). */
   start(families: MetricFamily[], version: string, attributesOf?: (labels: Labels) => Labels): void {
-    // Headers, TLS, timeout, compression and temporality come from the OTEL_* variables (checked in otlpSettings).
-    const exporter = new OTLPMetricExporter({ url: this.settings.endpoint });
+    // Headers, TLS, compression and temporality come from the OTEL_* variables (checked in otlpSettings).
+    // A request never outlives its export: past the export timeout the gRPC deadline cancels it and the
+    // export counts as a failure, rather than the reader giving up while a late answer counts as a success.
+    const exporter = new OTLPMetricExporter({
+      url: this.settings.endpoint,
+      timeoutMillis: Math.min(this.settings.requestTimeoutMs, this.settings.timeoutMs),
+    });
     const resource = agentResource(version, this.settings.nodeName);
     const producer = new FamilyMetricProducer(
       () => families,

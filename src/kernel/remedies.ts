@@ -11,6 +11,10 @@ const REMEDIES: readonly [RegExp, string][] = [
     /(load|attach) refused: .*(EPERM|EACCES)/,
     'run as root or with CAP_BPF+CAP_PERFMON; if already privileged, the kernel refuses it (lockdown: cat /sys/kernel/security/lockdown; or no BPF trampoline on this architecture)',
   ],
+  [
+    /Cannot allocate memory/,
+    'a smaller --ring-bytes, or more memory for kernscope (its BPF maps count against its memory cgroup)',
+  ],
   [/program type not supported/, 'needs a newer kernel (this program type is missing)'],
   [
     /(EINVAL|ENOENT|ESRCH)/,

@@ -4,6 +4,7 @@
 // left behind when a probe gives up.
 import path from 'node:path';
 
+import { remedyFor } from '../kernel/remedies';
 import type { KernelFeatures, NativeBpfObject } from '../native/addon';
 import { BpfError, PACKAGE_ROOT, addon } from '../native/addon';
 import type { AttachVariant, ProbeDefinition } from '../probes/ProbeDefinition';
@@ -94,6 +95,11 @@ function firstLine(text: string): string {
   return text.split('\n')[0] ?? text;
 }
 
+/** A load failure in one line: the map that could not be created (ENOMEM: its size), else the error. */
+function loadFailure(error: BpfError): string {
+  return /map '[^']+': failed to create: .*/.exec(error.libbpfLog)?.[0] ?? firstLine(error.message);
+}
+
 export class ProbeLoader {
   constructor(
     private readonly features: KernelFeatures,
@@ -131,6 +137,12 @@ export class ProbeLoader {
       }
       const attempt = this.tryLoad(definition, settings, chosen);
       if ('object' in attempt) return { definition, object: attempt.object, chosen, rejected };
+      // Not one variant's fault (a map every variant needs): no other variant can help.
+      if (!attempt.failed) {
+        const fix = remedyFor(attempt.reason);
+        const message = `probe ${definition.name}: ${attempt.reason}${fix ? `; fix: ${fix}` : ''}`;
+        throw new ProbeLoadError(definition.name, message, rejected);
+      }
       if (definition.sameKindAtEveryPoint) {
         for (const point of definition.attach) {
           for (const variant of point.variants) if (variant.kind === attempt.failed.variant.kind) excluded.add(variant);
@@ -149,7 +161,7 @@ export class ProbeLoader {
     definition: ProbeDefinition,
     settings: LoadSettings,
     chosen: ChosenVariant[],
-  ): { object: NativeBpfObject } | { failed: ChosenVariant; reason: string } {
+  ): { object: NativeBpfObject } | { failed?: ChosenVariant; reason: string } {
     const object = this.open(definition);
     let keep = false;
     try {
@@ -157,9 +169,8 @@ export class ProbeLoader {
       try {
         object.load();
       } catch (error) {
-        const failed = this.blame(error, chosen);
-        if (!failed) throw error;
-        return { failed, reason: `load failed: ${firstLine((error as Error).message)}` };
+        if (!(error instanceof BpfError)) throw error;
+        return { failed: this.blame(error, chosen), reason: `load failed: ${loadFailure(error)}` };
       }
       for (const choice of chosen) {
         const { program, kind, target } = choice.variant;
@@ -210,8 +221,7 @@ export class ProbeLoader {
   }
 
   /** The chosen variant whose program (or own map) the load failure names, if any. */
-  private blame(error: unknown, chosen: ChosenVariant[]): ChosenVariant | undefined {
-    if (!(error instanceof BpfError)) return undefined;
+  private blame(error: BpfError, chosen: ChosenVariant[]): ChosenVariant | undefined {
     const map = /map '([^']+)': failed to create/.exec(error.libbpfLog)?.[1];
     if (map) return chosen.find((c) => c.variant.maps?.includes(map));
     const program = /prog '([^']+)'/.exec(error.libbpfLog)?.[1];

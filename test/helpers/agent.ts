@@ -12,6 +12,17 @@ import { spawnClean, waitExit } from './process';
 import type { HasTeardown } from './teardown';
 import { sleep } from './teardown';
 
+export interface SpawnOptions {
+  /** Added to the environment. */
+  env?: NodeJS.ProcessEnv;
+  /** A cgroup.procs file the agent joins before it starts. */
+  cgroupProcs?: string;
+  /** A command that execs node with the rest (`setpriv ...`), so the pid stays the agent's. */
+  through?: string[];
+  /** How to reach it: TLS and basic auth when it runs with a web config. */
+  client?: HttpClient;
+}
+
 export class AgentProcess {
   private output = '';
 
@@ -27,26 +38,37 @@ export class AgentProcess {
 
   /**
    * Spawns `kernscope run --listen 127.0.0.1:<free port> ...args` and waits for
-   * /readyz 200 (asked as `client`), with `env` added to the environment;
-   * `through` is a command that execs node with the rest (`setpriv ...`), so
-   * the pid stays the agent's. The child is SIGKILLed at teardown if it still runs.
+   * /readyz 200 (asked as `client`). The child is SIGKILLed at teardown if it still runs.
    */
   static async start(
     t: HasTeardown,
     args: string[],
-    {
-      env = {},
-      readyTimeoutMs = 20000,
-      client = {},
-      through = [],
-    }: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; client?: HttpClient; through?: string[] } = {},
+    { readyTimeoutMs = 20000, ...options }: SpawnOptions & { readyTimeoutMs?: number } = {},
   ): Promise<AgentProcess> {
+    const agent = await AgentProcess.spawn(t, args, options);
+    await agent.waitReady(readyTimeoutMs);
+    return agent;
+  }
+
+  /**
+   * Spawns the agent as start() does, without waiting for anything. With
+   * `cgroupProcs` (a cgroup.procs file) it joins that cgroup before node
+   * starts, so everything it allocates (BPF maps included) is charged there.
+   */
+  static async spawn(
+    t: HasTeardown,
+    args: string[],
+    { env = {}, cgroupProcs, through = [], client = {} }: SpawnOptions = {},
+  ) {
     const port = await freePort();
-    const command = [...through, process.execPath, CLI, 'run', '--listen', `127.0.0.1:${port}`, ...args];
-    const child = spawnClean(command[0], command.slice(1), { env });
+    const node = [process.execPath, CLI, 'run', '--listen', `127.0.0.1:${port}`, ...args];
+    const command = [...through, ...node];
+    // sh execs the command, so the pid stays the agent's.
+    const child = cgroupProcs
+      ? spawnClean('/bin/sh', ['-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, ...command], { env })
+      : spawnClean(command[0], command.slice(1), { env });
     const agent = new AgentProcess(child, port, client);
     t.teardown(() => agent.kill());
-    await agent.waitReady(readyTimeoutMs);
     return agent;
   }
 
@@ -81,6 +103,11 @@ export class AgentProcess {
 
   metrics(): Promise<Sample[]> {
     return scrape(this.port, this.client);
+  }
+
+  /** Waits up to `timeoutMs` for the agent to exit by itself. */
+  exited(timeoutMs: number): Promise<Exit | 'timeout'> {
+    return waitExit(this.child, timeoutMs);
   }
 
   /** Sends `signal` and waits up to `timeoutMs` for the exit. */

@@ -90,3 +90,27 @@ export async function waitGone(
   }
   return left;
 }
+
+/**
+ * Everything `pid` held at any moment until it exited, polled from its fd
+ * table: for an agent that exits by itself, or is signalled mid-start-up,
+ * every id it had must be gone afterwards.
+ */
+export async function bpfIdsHeldUntilExit(pid: number, exited: Promise<unknown>): Promise<BpfIds> {
+  const seen = { progIds: new Set<number>(), linkIds: new Set<number>(), mapIds: new Set<number>() };
+  let done = false;
+  void exited.finally(() => (done = true));
+  while (!done) {
+    let now: BpfIds;
+    try {
+      now = bpfIdsOf(pid);
+    } catch {
+      break; // /proc/PID is gone
+    }
+    now.progIds.forEach((id) => seen.progIds.add(id));
+    now.linkIds.forEach((id) => seen.linkIds.add(id));
+    now.mapIds.forEach((id) => seen.mapIds.add(id));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return { progIds: [...seen.progIds], linkIds: [...seen.linkIds], mapIds: [...seen.mapIds] };
+}

@@ -116,7 +116,13 @@ export class OtlpReceiver {
     /** Every request received, in order. */
     readonly requests: ReceivedRequest[],
     private readonly server: Server,
+    private readonly answers: { delayMs: number },
   ) {}
+
+  /** How long each answer waits after its request is recorded: a slow collector. */
+  set answerDelayMs(ms: number) {
+    this.answers.delayMs = ms;
+  }
 
   /** Listens on 127.0.0.1:`port` (0: an ephemeral one), over TLS if given; stopped at teardown. */
   static async start(
@@ -137,12 +143,14 @@ export class OtlpReceiver {
       },
     };
     const requests: ReceivedRequest[] = [];
+    const answers = { delayMs: 0 };
     server.addService(service, {
       Export: (call: ServerUnaryCall<DecodedRequest, object>, callback: sendUnaryData<object>) => {
         const headers = Object.entries(call.metadata.getMap());
         const metadata = headers.map(([k, v]) => [k, typeof v === 'string' ? v : v.toString('base64')]);
         requests.push({ body: call.request, metadata: Object.fromEntries(metadata) as Record<string, string> });
-        callback(null, {});
+        if (answers.delayMs > 0) setTimeout(() => callback(null, {}), answers.delayMs).unref();
+        else callback(null, {});
       },
     });
     const credentials = tls
@@ -151,7 +159,7 @@ export class OtlpReceiver {
     const bound = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
     );
-    const receiver = new OtlpReceiver(bound, requests, server);
+    const receiver = new OtlpReceiver(bound, requests, server, answers);
     t.teardown(() => receiver.stop());
     return receiver;
   }
