@@ -63,7 +63,16 @@ void t.test('SIGKILL mid-drain under an exec storm, then a restart attaches clea
     },
     { timeoutMs: 15000 },
   );
-  t.ok((await drained()) > before, `still draining when killed (${before}+ records so far)`);
+  // Drains come every 20 ms or so: wait for the next one, so the kill lands mid-drain.
+  const during = await waitFor(
+    'the next drain',
+    async () => {
+      const n = await drained();
+      return n > before ? n : undefined;
+    },
+    { timeoutMs: 5000 },
+  );
+  t.ok(during > before, `still draining when killed (${before}, then ${during} records)`);
   const held = bpfIdsOf(first.pid);
 
   t.same(await first.stop('SIGKILL', 5000), { code: null, signal: 'SIGKILL' }, 'SIGKILL exit');
