@@ -205,10 +205,12 @@ export async function runCommand(argv: string[]): Promise<number> {
       log.info('stopping', { signal });
       // Whatever happens below, never outlive the deadline.
       setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
-      // The last export reads the probes' maps: before they are closed.
-      void (otlp ? otlp.shutdown(OTLP_FLUSH_DEADLINE_MS) : Promise.resolve())
+      // No scrape may read probes being closed: the endpoint goes first. The
+      // last export reads the probes' maps: before they are closed.
+      void server
+        .shutdown()
+        .then(() => (otlp ? otlp.shutdown(OTLP_FLUSH_DEADLINE_MS) : undefined))
         .then(() => agent.stop())
-        .then(() => server.shutdown())
         .then(() => resolve(0));
     };
     process.once('SIGINT', shutdown);
