@@ -15,7 +15,7 @@ LISTEN ?= :9478
 
 ADDON := build/Release/kernscope.node
 
-.PHONY: deps build bpf bpf-arch-check run test lint format bench clean
+.PHONY: deps build bpf bpf-arch-check run test lint format bench soak clean
 
 deps: .deps-stamp
 .deps-stamp: package.json package-lock.json
@@ -73,6 +73,12 @@ BENCHES := drain readiness overhead stream storms scrape memory
 bench: build
 	$(MAKE) -C bench
 	set -e; for b in $(BENCHES); do node dist/bench/$$b.js $(BENCH_FLAGS); done
+
+# 30 minutes at 500k records/s with scrapes and OTLP exports (bench/README.md, Soak); SOAK_FLAGS=--minutes 3 for a short one.
+SOAK_FLAGS ?=
+soak: build
+	$(MAKE) -C bench
+	node dist/bench/soak.js $(SOAK_FLAGS)
 
 clean:
 	rm -rf build dist .deps-stamp
