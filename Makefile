@@ -15,7 +15,7 @@ LISTEN ?= :9478
 
 ADDON := build/Release/kernscope.node
 
-.PHONY: deps build bpf bpf-arch-check run test lint format bench clean
+.PHONY: deps build bpf bpf-arch-check run test lint format bench soak clean
 
 deps: .deps-stamp
 .deps-stamp: package.json package-lock.json
@@ -75,6 +75,12 @@ bench: build
 	set -e; for b in $(BENCHES); do node dist/bench/$$b.js $(BENCH_FLAGS); done
 	# The loss target: a full minute at 1M records/s.
 	node dist/bench/stream.js --seconds 60 --rates 1000000 --eager-rates '' --trials 1 $(BENCH_FLAGS)
+
+# 30 minutes at 500k records/s with scrapes and OTLP exports (bench/README.md, Soak); SOAK_FLAGS=--minutes 3 for a short one.
+SOAK_FLAGS ?=
+soak: build
+	$(MAKE) -C bench
+	node dist/bench/soak.js $(SOAK_FLAGS)
 
 clean:
 	rm -rf build dist .deps-stamp

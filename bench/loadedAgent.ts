@@ -29,6 +29,7 @@ import { RingDrain } from '../src/drain/RingDrain';
 import { Attribution } from '../src/enrich/Attribution';
 import { CgroupPaths } from '../src/enrich/CgroupPaths';
 import { HttpServer } from '../src/export/HttpServer';
+import { OtlpExporter } from '../src/export/OtlpExporter';
 import { PrometheusExporter } from '../src/export/PrometheusExporter';
 import { cgroup2Mount } from '../src/kernel/cgroup';
 import { u32, u64 } from '../src/load/ProbeLoader';
@@ -43,6 +44,8 @@ export const LOADGEN_BATCH = 100;
 /** perf_hooks resolution; the histogram holds whole timer intervals, so this is subtracted. */
 const LAG_RESOLUTION_MS = 10;
 const LOSS_SAMPLE_MS = 10;
+/** The rest of the OTLP settings: the agent's defaults (no OTEL_* variables in a benchmark). */
+const otlpDefaults = { endpointFrom: 'bench', timeoutMs: 10000, temporality: 'cumulative' as const };
 
 export interface LoadSpec {
   /** Distinct comms: the series of kernscope_process_execs_total. */
@@ -53,6 +56,8 @@ export interface LoadSpec {
   seconds: number;
   /** Sample the lost count every LOSS_SAMPLE_MS, so losses can be placed in time. */
   lossSamples: boolean;
+  /** Export the agent's families over OTLP/gRPC to `endpoint` every `intervalMs`, and once more at the end. */
+  otlp?: { endpoint: string; intervalMs: number };
 }
 
 export interface LoadResult {
@@ -83,17 +88,25 @@ export interface Scrape {
 /** The child process, seen from the benchmark. */
 export class LoadedAgent {
   private constructor(
-    private readonly child: ChildProcessByStdio<Writable, Readable, null>,
+    private readonly child: ChildProcessByStdio<Writable, Readable, Readable>,
     readonly port: number,
     readonly startNs: bigint,
     private readonly result: Promise<LoadResult>,
     private readonly exited: Promise<string>,
+    /** What the child wrote to stderr so far, by line (it logs at level warn: warnings, errors, crashes). */
+    readonly stderrLines: string[],
   ) {}
 
   /** Spawns the child; resolves once its producer runs and /metrics is served. */
   static async start(spec: LoadSpec): Promise<LoadedAgent> {
     const child = spawn(process.execPath, [__filename, JSON.stringify(spec)], {
-      stdio: ['pipe', 'pipe', 'inherit'],
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const stderrLines: string[] = [];
+    // Passed on as it comes, and kept to be counted.
+    readline.createInterface({ input: child.stderr }).on('line', (line) => {
+      stderrLines.push(line);
+      process.stderr.write(`${line}\n`);
     });
     const exited = new Promise<string>((resolve) =>
       child.once('exit', (code, signal) => resolve(`loaded agent exited (${code ?? signal})`)),
@@ -107,7 +120,7 @@ export class LoadedAgent {
     const ready = JSON.parse(await next()) as { port: number; startNs: string };
     const result = next().then((line) => JSON.parse(line) as LoadResult);
     result.catch(() => undefined); // finish() awaits it; this only keeps an early failure from going unhandled
-    return new LoadedAgent(child, ready.port, BigInt(ready.startNs), result, exited);
+    return new LoadedAgent(child, ready.port, BigInt(ready.startNs), result, exited, stderrLines);
   }
 
   /** Waits for the producer to finish and the child's count, then lets the child exit. */
@@ -208,7 +221,9 @@ async function child(spec: LoadSpec): Promise<void> {
     ...DEFAULT_OPTIONS,
     maxSeriesPerMetric: Math.max(DEFAULT_OPTIONS.maxSeriesPerMetric, 2 * spec.series),
   };
-  const agent = new Agent(options, new Logger('warn'));
+  const logger = new Logger('warn');
+  const agent = new Agent(options, logger);
+  let otlp: OtlpExporter | undefined;
   const object = new addon.BpfObject(LOADGEN_OBJECT, 'loadgen');
   let server: HttpServer | undefined;
   try {
@@ -243,6 +258,10 @@ async function child(spec: LoadSpec): Promise<void> {
       families: aggregator.counters,
     });
     server = new HttpServer(new PrometheusExporter(agent.families()), () => true); // /readyz is not measured
+    if (spec.otlp) {
+      otlp = new OtlpExporter({ ...otlpDefaults, ...spec.otlp }, logger);
+      otlp.start(agent.families(), 'loaded-agent');
+    }
     const { port } = await server.start('127.0.0.1:0');
     object.attach(PROGRAM, 'tp_btf');
     drain.start();
@@ -264,6 +283,7 @@ async function child(spec: LoadSpec): Promise<void> {
     lag.disable();
     clearInterval(sampler);
     drain.drain(); // the producer is done: what it wrote is in the ring or counted lost
+    await otlp?.forceFlush(); // the receiver's last cumulative count is the final one
     const lost = lostEventsOf(object);
     if (spec.lossSamples) sampleLoss();
     const { calls, seconds } = JSON.parse(report.value) as { calls: number; seconds: number };
@@ -288,6 +308,7 @@ async function child(spec: LoadSpec): Promise<void> {
   } finally {
     if (loop.child.exitCode === null) loop.child.kill();
     await server?.shutdown();
+    await otlp?.shutdown(5000);
     agent.stop();
     if (!object.closed) object.close(); // load or attach failed before the agent owned it
   }

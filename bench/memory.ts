@@ -28,6 +28,8 @@ import { LOADGEN_OBJECT, SYSCALL_LOOP } from './generator';
 import type { LoadResult } from './loadedAgent';
 import { LOADGEN_BATCH, LoadedAgent, httpGet } from './loadedAgent';
 import { loadAverage, machine } from './machine';
+import type { RssSample, RssSummary, Status } from './rss';
+import { afterWarmup, mib, minuteRows, percent, status } from './rss';
 
 const USAGE = 'usage: node dist/bench/memory.js [--json] [--minutes M] [--warmup-s S] [--series N] [--rate N|max]';
 const CLI = path.join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -39,7 +41,6 @@ const TAIL_S = 3;
 const IDLE_TARGET_BYTES = 100e6;
 /** Flat: every sample after the warm-up within this share of the first one. */
 const FLAT_SHARE = 0.1;
-const MIB = 1024 * 1024;
 
 interface Settings {
   json: boolean;
@@ -50,12 +51,6 @@ interface Settings {
   rate: number;
 }
 
-interface Status {
-  rssBytes: number;
-  /** Peak resident set so far (VmHWM). */
-  peakBytes: number;
-}
-
 interface Idle extends Status {
   /** From spawn to /readyz 200. */
   readyMs: number;
@@ -64,22 +59,8 @@ interface Idle extends Status {
   notAttached: string[];
 }
 
-interface Sample {
-  /** Seconds since the producer started. */
-  t: number;
-  rssBytes: number;
-}
-
-interface LoadRun {
-  samples: Sample[];
-  startBytes: number;
-  endBytes: number;
-  maxBytes: number;
-  minBytes: number;
-  /** Least-squares slope over the samples after the warm-up. */
-  slopeBytesPerMin: number;
-  /** Lowest and highest sample after the warm-up against the start, as shares (-0.02 = 2% below). */
-  spread: [number, number];
+interface LoadRun extends RssSummary {
+  samples: RssSample[];
   peakBytes: number;
   /** The child's count (lossSamples empty: not sampled here). */
   result: LoadResult;
@@ -106,16 +87,6 @@ function parseArgs(argv: string[]): Settings {
   }
   if (settings.minutes * 60 < SAMPLE_S) throw new Error(`--minutes must cover an RSS sample (${SAMPLE_S} s)\n${USAGE}`);
   return settings;
-}
-
-function status(pid: number): Status {
-  const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string): number => {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text);
-    if (!match) throw new Error(`/proc/${pid}/status has no ${field}`);
-    return Number(match[1]) * 1024;
-  };
-  return { rssBytes: kib('VmRSS'), peakBytes: kib('VmHWM') };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -176,16 +147,6 @@ async function stop(child: ChildProcessByStdio<null, null, Readable>): Promise<v
   clearTimeout(timer);
 }
 
-/** Least-squares slope of y over x. */
-function slope(points: [number, number][]): number {
-  const n = points.length;
-  const mx = points.reduce((s, [x]) => s + x, 0) / n;
-  const my = points.reduce((s, [, y]) => s + y, 0) / n;
-  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
-  const sxy = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0);
-  return sxx > 0 ? sxy / sxx : 0;
-}
-
 async function underLoad(settings: Settings): Promise<LoadRun> {
   const seconds = settings.warmupS + settings.minutes * 60;
   const load = await LoadedAgent.start({
@@ -194,7 +155,7 @@ async function underLoad(settings: Settings): Promise<LoadRun> {
     seconds: seconds + TAIL_S,
     lossSamples: false,
   });
-  const samples: Sample[] = [{ t: 0, rssBytes: status(load.pid).rssBytes }];
+  const samples: RssSample[] = [{ t: 0, rssBytes: status(load.pid).rssBytes }];
   let peakBytes = 0;
   try {
     for (let half = 1; (half * SAMPLE_S) / 2 <= seconds; half++) {
@@ -213,24 +174,13 @@ async function underLoad(settings: Settings): Promise<LoadRun> {
     throw error;
   }
   const result = await load.finish();
-  const after = samples.filter((s) => s.t >= settings.warmupS);
-  const start = after[0].rssBytes;
-  const values = after.map((s) => s.rssBytes);
   return {
     samples,
-    startBytes: start,
-    endBytes: values[values.length - 1],
-    maxBytes: Math.max(...values),
-    minBytes: Math.min(...values),
-    slopeBytesPerMin: slope(after.map((s) => [s.t / 60, s.rssBytes])),
-    spread: [Math.min(...values) / start - 1, Math.max(...values) / start - 1],
+    ...afterWarmup(samples, settings.warmupS),
     peakBytes,
     result,
   };
 }
-
-const mib = (bytes: number): string => (bytes / MIB).toFixed(1);
-const percent = (share: number): string => `${share >= 0 ? '+' : ''}${(100 * share).toFixed(1)}%`;
 
 function verdicts(idleRun: Idle, load: LoadRun): string[] {
   const idleMet = idleRun.rssBytes <= IDLE_TARGET_BYTES;
@@ -240,7 +190,7 @@ function verdicts(idleRun: Idle, load: LoadRun): string[] {
       `(${mib(idleRun.rssBytes)} MiB = ${(idleRun.rssBytes / 1e6).toFixed(1)} MB)`,
     `RSS flat under load, within +-${100 * FLAT_SHARE}% of the post-warm-up value: ${flat ? 'met' : 'NOT MET'} ` +
       `(start ${mib(load.startBytes)} MiB, samples ${percent(load.spread[0])} to ${percent(load.spread[1])}, ` +
-      `slope ${(load.slopeBytesPerMin / MIB).toFixed(2)} MiB/min)`,
+      `slope ${mib(load.slopeBytesPerMin)} MiB/min)`,
   ];
 }
 
@@ -265,13 +215,10 @@ function print(info: Record<string, string | number>, settings: Settings, idleRu
       `/metrics every ${SAMPLE_S} s; RSS every ${SAMPLE_S} s, warm-up ${settings.warmupS} s, then ${settings.minutes} min`,
   );
   console.log('  RSS MiB, one line per minute from the start of the producer:');
-  for (let minute = 0; minute * 60 <= load.samples[load.samples.length - 1].t; minute++) {
-    const row = load.samples.filter((s) => s.t >= minute * 60 && s.t < (minute + 1) * 60);
-    console.log(`  ${String(minute * 60).padStart(5)} s  ${row.map((s) => mib(s.rssBytes).padStart(6)).join(' ')}`);
-  }
+  for (const row of minuteRows(load.samples)) console.log(`  ${row}`);
   console.log(
     `  after warm-up: start ${mib(load.startBytes)}  end ${mib(load.endBytes)}  max ${mib(load.maxBytes)}  ` +
-      `min ${mib(load.minBytes)} MiB  slope ${(load.slopeBytesPerMin / MIB).toFixed(2)} MiB/min  ` +
+      `min ${mib(load.minBytes)} MiB  slope ${mib(load.slopeBytesPerMin)} MiB/min  ` +
       `spread ${percent(load.spread[0])} to ${percent(load.spread[1])}  (VmHWM ${mib(load.peakBytes)} MiB)`,
   );
   console.log(

@@ -5,6 +5,7 @@
 #include <linux/bpf.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 #include "addon_data.h"
@@ -74,6 +75,13 @@ Napi::Object DescribeType(Napi::Env env, const btf* btf, __u32 type_id) {
   return out;
 }
 
+// The kernel's MAX_BPF_FUNC_ARGS (not in the uapi headers): a raw_tp test run
+// takes at most this many context words.
+constexpr uint32_t kMaxContextArgs = 12;
+
+// Number.MAX_SAFE_INTEGER: larger doubles are not exact integers.
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
 // Marks JS objects that really wrap a BpfObject.
 const napi_type_tag kBpfObjectTag = {0x6b65726e73636f70ULL, 0x6270666f626a6563ULL};
 
@@ -87,8 +95,22 @@ BpfObject* BpfObject::FromValue(Napi::Env env, const Napi::Value& value, const c
 }
 
 std::string StringArg(const Napi::CallbackInfo& info, size_t index, const char* what) {
-  if (!info[index].IsString()) ThrowUsage(info.Env(), std::string(what) + " must be a string");
-  return info[index].As<Napi::String>().Utf8Value();
+  return StringValue(info.Env(), info[index], what);
+}
+
+// A NUL would end the name early in libbpf: "drops\0x" must not find "drops".
+std::string StringValue(Napi::Env env, const Napi::Value& value, const char* what) {
+  if (!value.IsString()) ThrowUsage(env, std::string(what) + " must be a string");
+  std::string text = value.As<Napi::String>().Utf8Value();
+  if (text.find('\0') != std::string::npos) ThrowUsage(env, std::string(what) + " must not contain NUL");
+  return text;
+}
+
+int BpfObject::MapFd(Napi::Env env, const bpf_map* map) {
+  int fd = bpf_map__fd(map);
+  if (fd < 0)
+    ThrowUsage(env, std::string("map '") + bpf_map__name(map) + "' was not created (autocreate off)");
+  return fd;
 }
 
 Napi::Function BpfObject::Init(Napi::Env env) {
@@ -108,6 +130,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          InstanceMethod("entries", &BpfObject::Entries),
                          InstanceMethod("programStats", &BpfObject::ProgramStats),
                          InstanceMethod("testRun", &BpfObject::TestRun),
+                         InstanceMethod("freezeMap", &BpfObject::FreezeMap),
                          InstanceMethod("close", &BpfObject::CloseFromJs),
                          InstanceAccessor("closed", &BpfObject::IsClosed, nullptr),
                      });
@@ -163,16 +186,14 @@ void BpfObject::RequireState(Napi::Env env, bool loaded, const char* op) const {
 }
 
 bpf_map* BpfObject::FindMap(Napi::Env env, const Napi::Value& value) const {
-  if (!value.IsString()) ThrowUsage(env, "map name must be a string");
-  std::string name = value.As<Napi::String>().Utf8Value();
+  std::string name = StringValue(env, value, "map name");
   bpf_map* map = bpf_object__find_map_by_name(Handle(env), name.c_str());
   if (map == nullptr) ThrowUsage(env, "no map named '" + name + "' in this object");
   return map;
 }
 
 bpf_program* BpfObject::FindProgram(Napi::Env env, const Napi::Value& value) const {
-  if (!value.IsString()) ThrowUsage(env, "program name must be a string");
-  std::string name = value.As<Napi::String>().Utf8Value();
+  std::string name = StringValue(env, value, "program name");
   bpf_program* prog = bpf_object__find_program_by_name(Handle(env), name.c_str());
   if (prog == nullptr) ThrowUsage(env, "no program named '" + name + "' in this object");
   return prog;
@@ -208,6 +229,7 @@ Napi::Value BpfObject::Maps(const Napi::CallbackInfo& info) {
     m.Set("keySize", bpf_map__key_size(map));
     m.Set("valueSize", bpf_map__value_size(map));
     m.Set("maxEntries", bpf_map__max_entries(map));
+    m.Set("autocreate", bpf_map__autocreate(map));
     out.Set(i++, m);
   }
   return out;
@@ -224,8 +246,13 @@ void BpfObject::SetMaxEntries(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireState(env, false, "setMaxEntries");
   bpf_map* map = FindMap(env, info[0]);
-  if (!info[1].IsNumber()) ThrowUsage(env, "max entries must be a number");
-  int err = bpf_map__set_max_entries(map, info[1].As<Napi::Number>().Uint32Value());
+  // Uint32Value() would wrap 2^40 to 0 and -1 to 2^32 - 1: refuse what is not a u32 as given.
+  double entries = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+  if (!info[1].IsNumber() || !(entries >= 1 && entries <= UINT32_MAX) ||
+      entries != static_cast<__u32>(entries)) {
+    ThrowUsage(env, "max entries must be an integer from 1 to 4294967295");
+  }
+  int err = bpf_map__set_max_entries(map, static_cast<__u32>(entries));
   if (err != 0) ThrowBpfError(env, std::string("set max entries of ") + bpf_map__name(map), err);
 }
 
@@ -334,7 +361,7 @@ Napi::Value BpfObject::Attach(const Napi::CallbackInfo& info) {
   RequireState(env, true, "attach");
   bpf_program* prog = FindProgram(env, info[0]);
   std::string kind = StringArg(info, 1, "attach kind");
-  std::string target = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  std::string target = info[2].IsUndefined() ? "" : StringValue(env, info[2], "attach target");
   std::string op = std::string("attach ") + bpf_program__name(prog) + " as " + kind;
   if (!target.empty()) op += " " + target;
   if (bpf_program__fd(prog) < 0) ThrowUsage(env, op + ": program was not loaded (autoload off)");
@@ -375,8 +402,9 @@ Napi::Value BpfObject::Lookup(const Napi::CallbackInfo& info) {
     ThrowUsage(env, std::string("key for map '") + bpf_map__name(map) + "' must be " +
                         std::to_string(bpf_map__key_size(map)) + " bytes");
   }
+  int fd = MapFd(env, map);
   Napi::Uint8Array value = Napi::Uint8Array::New(env, LookupValueSize(map));
-  if (bpf_map_lookup_elem(bpf_map__fd(map), key.Data(), value.Data()) != 0) {
+  if (bpf_map_lookup_elem(fd, key.Data(), value.Data()) != 0) {
     if (errno == ENOENT) return env.Null();
     ThrowBpfError(env, std::string("lookup in ") + bpf_map__name(map), errno);
   }
@@ -388,7 +416,7 @@ Napi::Value BpfObject::Entries(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireState(env, true, "entries");
   bpf_map* map = FindMap(env, info[0]);
-  int fd = bpf_map__fd(map);
+  int fd = MapFd(env, map);
   size_t key_size = bpf_map__key_size(map);
   size_t value_size = LookupValueSize(map);
   std::vector<uint8_t> keys, values, key(key_size), next(key_size), value(value_size);
@@ -448,11 +476,22 @@ Napi::Value BpfObject::TestRun(const Napi::CallbackInfo& info) {
   bpf_program* prog = FindProgram(env, info[0]);
   if (!info[1].IsArray()) ThrowUsage(env, "test run arguments must be an array of numbers");
   Napi::Array args = info[1].As<Napi::Array>();
+  // Checked before allocating: a sparse array can claim 2^32 - 1 elements.
+  if (args.Length() > kMaxContextArgs) {
+    ThrowUsage(env, "test run takes at most " + std::to_string(kMaxContextArgs) + " arguments, got " +
+                        std::to_string(args.Length()));
+  }
   std::vector<__u64> ctx(args.Length());
   for (uint32_t i = 0; i < args.Length(); i++) {
     Napi::Value v = args.Get(i);
     if (!v.IsNumber()) ThrowUsage(env, "test run arguments must be numbers");
-    ctx[i] = static_cast<__u64>(v.As<Napi::Number>().Int64Value());
+    // A context word: an exact integer; a negative one is a signed argument (two's complement).
+    double word = v.As<Napi::Number>().DoubleValue();
+    if (!(std::fabs(word) <= kMaxSafeInteger) || word != std::trunc(word)) {
+      ThrowUsage(env, "test run arguments must be integers from -(2^53 - 1) to 2^53 - 1, got " +
+                          v.ToString().Utf8Value());
+    }
+    ctx[i] = static_cast<__u64>(static_cast<int64_t>(word));
   }
   bpf_test_run_opts opts{};
   opts.sz = sizeof(opts);
@@ -460,9 +499,26 @@ Napi::Value BpfObject::TestRun(const Napi::CallbackInfo& info) {
   opts.ctx_size_in = ctx.size() * sizeof(__u64);
   LibbpfLog::Clear();
   if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts) != 0) {
-    ThrowBpfError(env, std::string("test run ") + bpf_program__name(prog), errno);
+    // EINVAL mostly means the program reads more arguments than were given.
+    ThrowBpfError(env, std::string("test run ") + bpf_program__name(prog), errno,
+                  std::to_string(ctx.size()) + " context arguments given");
   }
   return Napi::Number::New(env, opts.retval);
+}
+
+// freezeMap(map): makes the map read-only from user space (BPF_MAP_FREEZE);
+// the object's programs still write it. A frozen map cannot be unfrozen.
+void BpfObject::FreezeMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireState(env, true, "freezeMap");
+  bpf_map* map = FindMap(env, info[0]);
+  if (bpf_map_freeze(MapFd(env, map)) != 0) {
+    int err = errno;
+    ThrowBpfError(env, std::string("freeze ") + bpf_map__name(map), err,
+                  err == EPERM   ? "frozen already"
+                  : err == EBUSY ? "mapped writable or being written"
+                                 : "");
+  }
 }
 
 void BpfObject::CloseFromJs(const Napi::CallbackInfo&) { Close(); }

@@ -34,6 +34,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   bpf_object* Handle(Napi::Env env) const;  // throws once closed
   bpf_map* FindMap(Napi::Env env, const Napi::Value& name) const;
   bpf_program* FindProgram(Napi::Env env, const Napi::Value& name) const;
+  // The map's fd, or a TypeError when load() did not create it (autocreate off).
+  static int MapFd(Napi::Env env, const bpf_map* map);
   bool IsLoaded() const { return loaded_; }
   void Own(std::shared_ptr<OwnedResource> resource) { owned_.push_back(std::move(resource)); }
 
@@ -52,6 +54,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Entries(const Napi::CallbackInfo& info);
   Napi::Value ProgramStats(const Napi::CallbackInfo& info);
   Napi::Value TestRun(const Napi::CallbackInfo& info);
+  void FreezeMap(const Napi::CallbackInfo& info);
   void CloseFromJs(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
 
@@ -64,5 +67,6 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
 
 // Reads a JS string argument or throws a TypeError naming it.
 std::string StringArg(const Napi::CallbackInfo& info, size_t index, const char* what);
+std::string StringValue(Napi::Env env, const Napi::Value& value, const char* what);
 
 }  // namespace kernscope

@@ -16,6 +16,7 @@ namespace {
 // the JS thread, so one buffer is enough.
 std::string log_buffer;
 constexpr size_t kMaxLogBytes = 16 * 1024;
+constexpr int kKernelEnotsupp = 524;  // include/linux/errno.h, not in the uapi headers
 
 int CollectLibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
@@ -45,6 +46,11 @@ void ThrowBpfError(Napi::Env env, const std::string& op, int err, const std::str
   char reason[256];
   libbpf_strerror(code, reason, sizeof(reason));
   const char* name = code >= __LIBBPF_ERRNO__START ? "ELIBBPF" : strerrorname_np(code);
+  // The kernel's ENOTSUPP leaks to user space with no name in libc ("Unknown error 524").
+  if (code == kKernelEnotsupp) {
+    name = "ENOTSUPP";
+    snprintf(reason, sizeof(reason), "operation not supported for this map or program type");
+  }
   std::string message = op + ": " + reason;
   if (!detail.empty()) message += " (" + detail + ")";
   std::string log = LibbpfLog::Take();

@@ -2,11 +2,12 @@
 import type { MetricFamily, Sample } from '../aggregate/MetricFamily';
 import { ComputedFamily } from '../aggregate/MetricFamily';
 import { buildInfo } from '../kernel/system';
-import type { RingDrain } from '../drain/RingDrain';
 import type { NativeBpfObject } from '../native/addon';
 import type { Agent, RunningProbe } from './Agent';
 
 const ZERO_KEY = new Uint8Array(4);
+
+type RecordPath = NonNullable<RunningProbe['records']>;
 
 /** Events a probe lost: see lostEventsOf. */
 export function lostEvents(probe: RunningProbe): number {
@@ -32,9 +33,9 @@ export function selfMetricFamilies(agent: Agent): MetricFamily[] {
   const perProbe = (value: (p: RunningProbe) => number) => (): Sample[] =>
     agent.running.map((p) => ({ labels: { probe: p.loaded.definition.name }, value: value(p) }));
   // Ring counters exist only for probes that emit records.
-  const perRecordProbe = (value: (drain: RingDrain) => number) => (): Sample[] =>
+  const perRecordProbe = (value: (records: RecordPath) => number) => (): Sample[] =>
     agent.running.flatMap((p) =>
-      p.records ? [{ labels: { probe: p.loaded.definition.name }, value: value(p.records.drain) }] : [],
+      p.records ? [{ labels: { probe: p.loaded.definition.name }, value: value(p.records) }] : [],
     );
   const info = buildInfo();
 
@@ -43,7 +44,13 @@ export function selfMetricFamilies(agent: Agent): MetricFamily[] {
       'kernscope_events_total',
       'Records drained from the probe ring buffer.',
       'counter',
-      perRecordProbe((d) => d.records),
+      perRecordProbe((r) => r.drain.records),
+    ),
+    new ComputedFamily(
+      'kernscope_decode_errors_total',
+      'Ring records that could not be decoded: too short, of another record type or layout version, or a ring header with an impossible length (the rest of that batch skipped). A bug if ever non-zero.',
+      'counter',
+      perRecordProbe((r) => r.aggregator.invalid + r.drain.corruptHeaders),
     ),
     new ComputedFamily(
       'kernscope_events_lost_total',
@@ -55,7 +62,7 @@ export function selfMetricFamilies(agent: Agent): MetricFamily[] {
       'kernscope_drain_batches_total',
       'Native drain calls that returned records (events_total / this = records per call).',
       'counter',
-      perRecordProbe((d) => d.batches),
+      perRecordProbe((r) => r.drain.batches),
     ),
     new ComputedFamily(
       'kernscope_probe_up',

@@ -23,8 +23,13 @@ export interface RecordSink {
 
 /**
  * Walks complete records in `words` from byte `start` for at most `available`
- * bytes (offsets wrap at `mask`); returns the bytes walked. Stops early at a
- * record the kernel is still writing.
+ * bytes (offsets wrap at `mask`); returns the bytes walked, never more than
+ * `available`. Stops early at a record the kernel is still writing. A header
+ * whose record would end past `available` cannot come from the kernel (it
+ * advances the producer position past the whole record before the header is
+ * visible): the ring is corrupted there, no later record boundary can be
+ * trusted, so the walk counts it and skips to `available` (the producer
+ * position, always a boundary).
  */
 export type BatchWalker = (view: DataView, words: Int32Array, start: number, available: number, mask: number) => number;
 
@@ -49,7 +54,12 @@ function build<T>(source: string, state: unknown, counts?: Float64Array): T {
   return new Function('state', 'counts', source)(state, counts) as T;
 }
 
-/** The batch walker for a sink; it adds the records it hands over to counts[0]. */
+/** Where a walker adds up what it saw (indices into its counts array). */
+export const WALKED_RECORDS = 0;
+/** Ring headers with an impossible length (see BatchWalker). */
+export const CORRUPT_HEADERS = 1;
+
+/** The batch walker for a sink; it adds to `counts` (at least 2 long) at WALKED_RECORDS and CORRUPT_HEADERS. */
 export function compileRecordLoop(code: RecordCode, counts: Float64Array): BatchWalker {
   return build(
     `return function walk(view, words, start, available, mask) {
@@ -61,7 +71,9 @@ while (walked < available) {
 
   if (header < 0) break;
   const length = header & ${DISCARDED - 1};
-  walked += (length + ${HEADER_BYTES + 7}) & ~7;
+  const size = (length + ${HEADER_BYTES + 7}) & ~7;
+  if (size > available - walked) { counts[${CORRUPT_HEADERS}]++; walked = available; break; }
+  walked += size;
   if ((header & ${DISCARDED}) !== 0) continue;
   records++;
   const record = at + ${HEADER_BYTES};
@@ -69,7 +81,7 @@ while (walked < available) {
 ${code.body}
   }
 }
-counts[0] += records;
+counts[${WALKED_RECORDS}] += records;
 return walked;
 };`,
     code.state,

@@ -11,7 +11,7 @@
 import type { NativeBpfObject, NativeRingReader, ReadinessMode } from '../native/addon';
 import { READINESS_MODES, addon } from '../native/addon';
 import type { BatchWalker, RecordSink } from './RecordLoop';
-import { compileRecordLoop } from './RecordLoop';
+import { CORRUPT_HEADERS, WALKED_RECORDS, compileRecordLoop } from './RecordLoop';
 
 export interface DrainSettings {
   intervalMs: number;
@@ -25,7 +25,7 @@ export class RingDrain {
   private readonly consumerPosition: BigInt64Array;
   private readonly mask: number;
   private readonly walk: BatchWalker;
-  private readonly handedOver = new Float64Array(1);
+  private readonly walkCounts = new Float64Array(2);
   private consumed: bigint;
   /** Batches that found records. */
   batches = 0;
@@ -47,12 +47,17 @@ export class RingDrain {
     this.consumerPosition = new BigInt64Array(reader.consumer, 0, 1);
     this.mask = reader.size - 1;
     this.consumed = Atomics.load(this.consumerPosition, 0);
-    this.walk = compileRecordLoop(sink.recordCode(), this.handedOver);
+    this.walk = compileRecordLoop(sink.recordCode(), this.walkCounts);
   }
 
   /** Records handed to the sink. */
   get records(): number {
-    return this.handedOver[0];
+    return this.walkCounts[WALKED_RECORDS];
+  }
+
+  /** Ring headers with an impossible length: a corrupted ring, whose unreadable rest was skipped. */
+  get corruptHeaders(): number {
+    return this.walkCounts[CORRUPT_HEADERS];
   }
 
   /** Drains on readiness (`mode`: see NativeRingReader.watch) and on the timer. */
@@ -79,7 +84,7 @@ export class RingDrain {
 
   /** Drains until the ring is empty (or its next record is still being written); returns records handed over. */
   drain(): number {
-    const before = this.handedOver[0];
+    const before = this.walkCounts[WALKED_RECORDS];
     const mask = BigInt(this.mask);
     for (;;) {
       const available = Number(Atomics.load(this.producerPosition, 0) - this.consumed);
@@ -91,7 +96,7 @@ export class RingDrain {
       this.batches++;
     }
     this.lastDrainMs = Date.now();
-    return this.handedOver[0] - before;
+    return this.walkCounts[WALKED_RECORDS] - before;
   }
 
   /** Stops the timer and the readiness watch, after a last drain so nothing waiting is dropped. */

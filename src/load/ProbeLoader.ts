@@ -87,6 +87,19 @@ export function commBytes(comm: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * Freezes (BPF_MAP_FREEZE) every map user space only reads after load, so no
+ * other process with the map's fd or id can change what the probe counts; the
+ * probe's programs still write them. Not the ring buffers (their consumer
+ * page is mapped writable) nor what libbpf froze already (.rodata, .kconfig).
+ */
+export function freezeReadOnlyMaps(object: NativeBpfObject): void {
+  for (const map of object.maps()) {
+    if (!map.autocreate || map.type === 'ringbuf' || /\.(rodata|kconfig)$/.test(map.name)) continue;
+    object.freezeMap(map.name);
+  }
+}
+
 export function describeVariant(variant: AttachVariant): string {
   return variant.target ? `${variant.kind} ${variant.target}` : `${variant.kind} (${variant.program})`;
 }
@@ -181,6 +194,7 @@ export class ProbeLoader {
           return { failed: choice, reason: `attach failed: ${error.message}` };
         }
       }
+      freezeReadOnlyMaps(object);
       keep = true;
       return { object };
     } finally {

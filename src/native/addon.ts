@@ -43,6 +43,8 @@ export interface MapInfo {
   keySize: number;
   valueSize: number;
   maxEntries: number;
+  /** Whether load() creates (or created) the map: see setAutocreate. */
+  autocreate: boolean;
 }
 
 /** A struct member as compiled, read from the object's BTF. */
@@ -88,6 +90,7 @@ export interface NativeBpfObject {
   programs(): ProgramInfo[];
   maps(): MapInfo[];
   setAutoload(program: string, load: boolean): void;
+  /** `entries`: an integer from 1 to 2^32 - 1. */
   setMaxEntries(map: string, entries: number): void;
   /** Whether load() creates this map (default true); a map no loaded program uses can be skipped. */
   setAutocreate(map: string, create: boolean): void;
@@ -99,7 +102,10 @@ export interface NativeBpfObject {
   lookup(map: string, key: Uint8Array): Uint8Array | null;
   entries(map: string): MapEntries;
   programStats(): ProgramStats[];
+  /** Runs a raw_tp program once with at most 12 integer context words (negative: signed); returns its r0. */
   testRun(program: string, args: number[]): number;
+  /** Makes a created map read-only from user space (BPF_MAP_FREEZE); the programs still write it. */
+  freezeMap(map: string): void;
   close(): void;
   readonly closed: boolean;
 }

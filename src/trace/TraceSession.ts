@@ -1,20 +1,18 @@
 // The probes `kernscope trace` runs: each loaded with its trace records on
-// (and the kernel-side filters), drained into a sink that checks each
-// record's header, decodes it by the layout read from BTF, applies what only
-// user space can filter (a comm pattern) and hands the event on. Lost events
-// (failed reservations, skipped re-entrant runs) are polled once a second so
-// the stream can report them as they happen. stop() leaves nothing attached.
+// (and the kernel-side filters), drained into a sink that decodes each
+// record (TraceDecoder) and hands the event on. Lost events (failed
+// reservations, skipped re-entrant runs) are polled once a second so the
+// stream can report them as they happen. stop() leaves nothing attached.
 import { lostEventsOf } from '../agent/selfMetrics';
 import { RecordLayout } from '../decode/RecordLayout';
-import { readField } from '../decode/readField';
 import { RingDrain } from '../drain/RingDrain';
 import { callbackSink } from '../drain/RecordLoop';
 import type { LoadedProbe, LoadSettings } from '../load/ProbeLoader';
 import { ProbeLoader } from '../load/ProbeLoader';
 import type { KernelFeatures } from '../native/addon';
-import type { DecodedRecord, ProbeDefinition, TraceDefinition } from '../probes/ProbeDefinition';
+import type { ProbeDefinition, TraceDefinition } from '../probes/ProbeDefinition';
 import type { TraceEvent } from './TraceFormat';
-import { monotonicToWallMs, toEvent } from './TraceFormat';
+import { FILTERED_RECORD, INVALID_RECORD, TraceDecoder } from './TraceDecoder';
 
 export interface TraceHandlers {
   event(event: TraceEvent): void;
@@ -109,26 +107,16 @@ export class TraceSession {
     const layout = RecordLayout.fromObject(loaded.object, trace.record.struct);
     const type = loaded.object.enumValues('ks_record_type')[trace.record.type];
     if (type === undefined) throw new Error(`${probe}: no ${trace.record.type} in enum ks_record_type`);
-    const fields = layout.allFields();
-    const typeField = layout.field('hdr.type');
-    const versionField = layout.field('hdr.version');
-    const tsField = layout.field('hdr.ts_ns');
-    const pattern = this.commPattern;
+    const decoder = new TraceDecoder(probe, trace, layout, type, this.commPattern);
     return callbackSink((view, _words, record, length) => {
-      if (
-        length < layout.size ||
-        readField(view, record, typeField) !== type ||
-        readField(view, record, versionField) !== trace.record.version
-      ) {
+      const event = decoder.decode(view, record, length);
+      if (event === INVALID_RECORD) {
         this.totals.invalid++;
         return;
       }
-      const decoded: DecodedRecord = {};
-      for (const field of fields) decoded[field.name] = readField(view, record, field);
-      if (pattern && !pattern.test(decoded.comm as string)) return;
-      const timeMs = monotonicToWallMs(readField(view, record, tsField) as number);
+      if (event === FILTERED_RECORD) return;
       this.totals.events.set(probe, (this.totals.events.get(probe) ?? 0) + 1);
-      this.handlers.event(toEvent(probe, trace, decoded, timeMs));
+      this.handlers.event(event);
     });
   }
 }

@@ -43,6 +43,7 @@ void t.test('exec count under a cgroup filter is exact', async (t) => {
   t.equal(valueOf(samples, 'kernscope_process_execs_total', { comm: 'true' }), EXECS, 'execs of true');
   t.equal(sumOf(samples, 'kernscope_process_execs_total'), EXECS, 'nothing outside the cgroup counted');
   t.equal(valueOf(samples, 'kernscope_events_total', { probe: 'exec' }), EXECS, 'records drained');
+  t.equal(valueOf(samples, 'kernscope_decode_errors_total', { probe: 'exec' }), 0, 'every record decoded');
   t.equal(valueOf(samples, 'kernscope_events_lost_total', { probe: 'exec' }), 0, 'no lost events');
   t.equal(valueOf(samples, 'kernscope_probe_up', { probe: 'exec' }), 1, 'probe up');
   t.same(

@@ -443,6 +443,11 @@ export const FAMILIES: FamilyEntry[] = [
     checks: [{ measure: 'increase', expr: 'kernscope_events_total{probe="process"}', expect: (f) => exactly(f.execs) }],
   },
   {
+    family: 'kernscope_decode_errors_total',
+    workload: 'process',
+    checks: [{ measure: 'increase', expr: 'kernscope_decode_errors_total', expect: () => exactly(0) }],
+  },
+  {
     family: 'kernscope_events_lost_total',
     checks: [{ measure: 'increase', expr: 'kernscope_events_lost_total', expect: () => exactly(0) }],
   },

@@ -30,8 +30,20 @@ export function links(): LinkInfo[] {
   return bpftoolJson<LinkInfo[]>(['link', 'show']);
 }
 
-export function maps(): { id: number; type: string; name?: string }[] {
-  return bpftoolJson<{ id: number; type: string; name?: string }[]>(['map', 'show']);
+export interface MapShow {
+  id: number;
+  type: string;
+  name?: string;
+  /** 1 once BPF_MAP_FREEZE made it read-only from user space. */
+  frozen: number;
+}
+
+export function maps(): MapShow[] {
+  return bpftoolJson<MapShow[]>(['map', 'show']);
+}
+
+export function mapById(id: number): MapShow {
+  return bpftoolJson<MapShow>(['map', 'show', 'id', String(id)]);
 }
 
 export interface BpfIds {

@@ -3,13 +3,14 @@
 import t from 'tap';
 
 import type { KernelFeatures } from '../../src/native/addon';
-import { ATTACH_KINDS } from '../../src/native/addon';
+import { ATTACH_KINDS, addon } from '../../src/native/addon';
 import type { LoadSettings } from '../../src/load/ProbeLoader';
 import { ProbeLoader, ProbeLoadError } from '../../src/load/ProbeLoader';
 import type { ProbeDefinition } from '../../src/probes/ProbeDefinition';
+import { BUILTIN_PROBES } from '../../src/probes';
 import { execProbe } from '../../src/probes/exec';
 import { ensureTracefs } from '../../src/kernel/tracefs';
-import { links, progs, waitGone } from '../helpers/bpftool';
+import { links, mapById, progs, waitGone } from '../helpers/bpftool';
 import { spyOnObjects } from '../helpers/spy';
 
 /** A kernel that claims every attach kind works: only the real load/attach can say no. */
@@ -99,6 +100,27 @@ void t.test('kinds the feature probe rejects are skipped without trying', (t) =>
   t.teardown(() => loaded.object.close());
   t.equal(loaded.chosen[0]?.variant.kind, 'raw_tp', 'next variant used');
   t.match(loaded.rejected, [{ variant: { kind: 'tp_btf' }, reason: /tp_btf unavailable: pretend/ }]);
+  t.end();
+});
+
+void t.test('every built-in probe loads with every map but its ring buffer frozen', (t) => {
+  const loader = new ProbeLoader(addon.kernelFeatures());
+  const spy = spyOnObjects(t);
+  for (const probe of BUILTIN_PROBES) {
+    const before = spy.mapIds.length;
+    const loaded = loader.load(probe, SETTINGS);
+    try {
+      const shown = spy.mapIds.slice(before).map(mapById);
+      t.ok(shown.length >= 3, `${probe.name}: ${shown.length} maps created`);
+      t.same(
+        shown.filter((m) => m.frozen !== (m.type === 'ringbuf' ? 0 : 1)).map((m) => `${m.name} ${m.type}`),
+        [],
+        `${probe.name}: bpftool shows the ring buffers unfrozen and every other map frozen`,
+      );
+    } finally {
+      loaded.object.close();
+    }
+  }
   t.end();
 });
 

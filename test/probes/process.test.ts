@@ -19,18 +19,23 @@ import { ensureTracefs } from '../../src/kernel/tracefs';
 import type { LoadedProbe } from '../../src/load/ProbeLoader';
 import { ProbeLoader } from '../../src/load/ProbeLoader';
 import type { AttachKind } from '../../src/native/addon';
+import { addon } from '../../src/native/addon';
 import { BUILTIN_PROBES } from '../../src/probes';
 import { execProbe } from '../../src/probes/exec';
 import { processProbe } from '../../src/probes/process';
 import type { ProbeDefinition } from '../../src/probes/ProbeDefinition';
 import { AgentProcess } from '../helpers/agent';
+import type { MapShow } from '../helpers/bpftool';
+import { mapById } from '../helpers/bpftool';
 import { featuresFrom } from '../helpers/features';
 import { sumU64, u32 } from '../helpers/bytes';
 import { createCgroup } from '../helpers/cgroup';
 import type { Sample } from '../helpers/metrics';
 import { select, sumOf, valueOf } from '../helpers/metrics';
 import { run } from '../helpers/process';
+import { EXEC_OBJECT } from '../helpers/paths';
 import { RecordCollector } from '../helpers/recordCollector';
+import { spyOnObjects } from '../helpers/spy';
 import type { HasTeardown } from '../helpers/teardown';
 import { sleep } from '../helpers/teardown';
 
@@ -239,6 +244,37 @@ void t.test('in-process: the exec probe loads only the exec program and counts o
   drain.drain();
   t.equal(records.records.length, EXPECTED.execs, 'exact execs');
   t.same(mapCounts(loaded), { forks: 0, exit: 0, signal: 0 }, 'no forks or exits counted');
+});
+
+void t.test('in-process: the maps user space only reads are frozen, and still count exactly', async (t) => {
+  const spy = spyOnObjects(t);
+  const cgroup = createCgroup(t);
+  const { loaded, drain, records } = loadInProcess(t, processProbe, 'tp_btf', cgroup);
+  const shown = spy.mapIds.map(mapById);
+  t.same(
+    Object.fromEntries(shown.map((m) => [m.name, m.frozen])),
+    // The ring's consumer page is mapped writable: it cannot be frozen. libbpf froze .rodata itself.
+    { events: 0, drops: 1, process_forks: 1, process_exits: 1, 'process.rodata': 1, 'process.bss': 1 },
+    'bpftool: every map but the ring buffer is frozen',
+  );
+  const updateForks = async (maps: MapShow[]): Promise<{ code: number | null; stderr: string }> => {
+    const id = String(maps.find((m) => m.name === 'process_forks')!.id);
+    const key = Array<string>(8).fill('0');
+    const { code, stderr } = await run('bpftool', ['map', 'update', 'id', id, 'key', ...key, 'value', ...key], {
+      timeoutMs: 10000,
+    });
+    return { code, stderr };
+  };
+  t.match(await updateForks(shown), { code: 255, stderr: /Operation not permitted/ }, 'bpftool map update: EPERM');
+  // The same update on an unfrozen copy of the object succeeds: the refusal above is the freeze.
+  const copy = new addon.BpfObject(EXEC_OBJECT, 'unfrozen');
+  t.teardown(() => copy.close());
+  copy.load();
+  t.same(await updateForks(spy.mapIds.slice(shown.length).map(mapById)), { code: 0, stderr: '' }, 'unfrozen: updated');
+
+  t.same(await runWorkload(cgroup), WORKLOAD_OK, 'workload ran');
+  drain.drain();
+  t.same({ ...mapCounts(loaded), execs: records.records.length }, EXPECTED, 'exact counts');
 });
 
 void t.test('options: exec is dropped when process is selected too', (t) => {
