@@ -45,7 +45,12 @@ export const LOADGEN_BATCH = 100;
 const LAG_RESOLUTION_MS = 10;
 const LOSS_SAMPLE_MS = 10;
 /** The rest of the OTLP settings: the agent's defaults (no OTEL_* variables in a benchmark). */
-const otlpDefaults = { endpointFrom: 'bench', timeoutMs: 10000, temporality: 'cumulative' as const };
+const otlpDefaults = {
+  endpointFrom: 'bench',
+  timeoutMs: 10000,
+  requestTimeoutMs: 10000,
+  temporality: 'cumulative' as const,
+};
 
 export interface LoadSpec {
   /** Distinct comms: the series of kernscope_process_execs_total. */
