@@ -115,6 +115,9 @@ std::vector<pid_t> Threads() {
   return tids;
 }
 
+constexpr int kChooseAttempts = 100;
+constexpr useconds_t kChooseRetryUs = 10000;
+
 // Signals some thread blocks (bit N-1 for signal N), from every thread's status.
 uint64_t BlockedSomewhere() {
   uint64_t blocked = 0;
@@ -131,12 +134,18 @@ uint64_t BlockedSomewhere() {
 // inspector watchdog and the ring readiness threads block every signal glibc
 // lets them block, which leaves 32 (glibc's SIGCANCEL, whose handler glibc
 // installs only once pthread_cancel is called, which Node never does).
+// glibc's pthread_create blocks every signal in the creating thread around
+// clone(), so a thread being started (libuv starts its pool on first use)
+// hides 32 for a moment: look again, for up to a second.
 int ChooseSignal() {
-  uint64_t blocked = BlockedSomewhere();
-  for (int sig = kFirstRealTimeSignal; sig <= kLastSignal; sig++) {
-    if ((blocked >> (sig - 1)) & 1) continue;
-    KernelSigaction current{};
-    if (Sigaction(sig, nullptr, &current) == 0 && current.handler == 0) return sig;
+  for (int attempt = 0; attempt < kChooseAttempts; attempt++) {
+    if (attempt > 0) usleep(kChooseRetryUs);
+    uint64_t blocked = BlockedSomewhere();
+    for (int sig = kFirstRealTimeSignal; sig <= kLastSignal; sig++) {
+      if ((blocked >> (sig - 1)) & 1) continue;
+      KernelSigaction current{};
+      if (Sigaction(sig, nullptr, &current) == 0 && current.handler == 0) return sig;
+    }
   }
   return -1;
 }
