@@ -144,7 +144,10 @@ int ChooseSignal() {
     for (int sig = kFirstRealTimeSignal; sig <= kLastSignal; sig++) {
       if ((blocked >> (sig - 1)) & 1) continue;
       KernelSigaction current{};
-      if (Sigaction(sig, nullptr, &current) == 0 && current.handler == 0) return sig;
+      // Ignored is free too: GNU make, for one, starts its commands with 32 and 33 ignored.
+      uintptr_t ignored = reinterpret_cast<uintptr_t>(SIG_IGN);
+      if (Sigaction(sig, nullptr, &current) == 0 && (current.handler == 0 || current.handler == ignored))
+        return sig;
     }
   }
   return -1;
