@@ -60,6 +60,11 @@ function receivedExecs(receiver: OtlpReceiver) {
 
 const logLines = (agent: AgentProcess, text: string): number => agent.log.split(text).length - 1;
 
+/** Waits for `times` lines of `text`: the collector holds an export before the agent reads the answer and logs. */
+async function logged(agent: AgentProcess, text: string, times: number): Promise<void> {
+  await waitFor(`${times} '${text}' lines`, () => (logLines(agent, text) >= times ? true : undefined));
+}
+
 /** SIGTERM; resolves with the exit and how long it took. */
 async function stopTimed(agent: AgentProcess) {
   const signalled = Date.now();
@@ -109,6 +114,7 @@ void t.test('flapping: two outages, counts exact and cumulative once the collect
     );
     t.equal(back.value, total, `after outage ${outage}: the exact cumulative count (${total})`);
     t.equal(back.startTimeUnixNano, startTime, `after outage ${outage}: the same start time, no reset`);
+    await logged(agent, 'OTLP export recovered', outage);
   }
   t.equal(logLines(agent, 'OTLP export failing'), 2, 'one failing line per outage');
   t.equal(logLines(agent, 'OTLP export recovered'), 2, 'one recovered line per outage');
@@ -130,6 +136,7 @@ void t.test('slow collector: answers later than the export timeout', async (t) =
   await execsDrained(agent, cgroup, EXECS, 2 * EXECS);
   await waitFor('the exact count', () => (receivedExecs(receiver)?.value === 2 * EXECS ? true : undefined));
   t.pass(`the collector, fast again, received the exact cumulative count (${2 * EXECS})`);
+  await logged(agent, 'OTLP export recovered', 1);
   t.equal(logLines(agent, 'OTLP export recovered'), 1, 'recovery logged once');
   t.same((await stopTimed(agent)).exit, { code: 0, signal: null }, 'SIGTERM: exit 0');
 });
