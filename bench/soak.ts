@@ -5,13 +5,15 @@
 // +-10% of its value after the warm-up, 0 records lost (every record drained
 // and counted under its comm), no log line on the child's stderr, and the
 // receiver's last cumulative kernscope_events_total equal to the records
-// drained. Prints RSS every 10 s and a per-minute table; exits 1 if a
-// criterion fails.
+// drained. Prints RSS and records lost so far every 10 s (the lost count read
+// from each scrape), a per-minute table and the seconds in which records were
+// lost; exits 1 if a criterion fails.
 //
 // usage: node dist/bench/soak.js [--minutes M] [--warmup-s S] [--rate N] [--series N]
 import fs from 'node:fs';
 
 import { otlpName } from '../src/export/otlpNames';
+import { parseMetrics, sumOf } from '../test/helpers/metrics';
 import { OtlpReceiver } from '../test/helpers/otlpReceiver';
 import { LOADGEN_OBJECT, SYSCALL_LOOP } from './generator';
 import { LOADGEN_BATCH, LoadedAgent } from './loadedAgent';
@@ -81,15 +83,22 @@ async function main(): Promise<number> {
     });
     const samples: RssSample[] = [{ t: 0, rssBytes: status(load.pid).rssBytes }];
     let scrapes = 0;
+    let lostSoFar = 0;
+    const lossSeconds: string[] = [];
     try {
       for (let t = SCRAPE_S; t <= seconds; t += SCRAPE_S) {
         await load.until(t * 1000);
-        await load.scrape();
+        const { body } = await load.scrape();
         scrapes++;
+        const lost = sumOf(parseMetrics(body), 'kernscope_events_lost_total');
+        if (lost > lostSoFar) lossSeconds.push(`${t} s: +${lost - lostSoFar}`);
+        lostSoFar = lost;
         if (t % RSS_S !== 0) continue;
         const rssBytes = status(load.pid).rssBytes;
         samples.push({ t, rssBytes });
-        console.log(`  ${String(t).padStart(5)} s  RSS ${mib(rssBytes)} MiB  OTLP exports ${receiver.requests.length}`);
+        console.log(
+          `  ${String(t).padStart(5)} s  RSS ${mib(rssBytes)} MiB  lost ${lost}  OTLP exports ${receiver.requests.length}`,
+        );
       }
     } catch (error) {
       load.kill();
@@ -113,6 +122,8 @@ async function main(): Promise<number> {
         `event-loop lag p99 ${result.lagMs.p99.toFixed(1)} ms; load average at end: ${loadAverage()}\n`,
     );
     for (const problem of result.problems) console.log(`counts do not verify: ${problem}`);
+    if (lossSeconds.length > 0)
+      console.log(`records lost, by the second of the scrape that saw them: ${lossSeconds.join(', ')}`);
 
     const flat = rss.spread[0] >= -FLAT_SHARE && rss.spread[1] <= FLAT_SHARE;
     const noLoss = result.lost === 0 && result.problems.length === 0 && exported === result.drained;
