@@ -29,6 +29,7 @@ const EXPORT_MS = 10000;
 /** The producer runs this long past the last sample, so the child is still there to be read. */
 const TAIL_S = 3;
 const FLAT_SHARE = 0.1;
+const FLOOR_S = 300;
 
 interface Settings {
   minutes: number;
@@ -54,6 +55,21 @@ function parseArgs(argv: string[]): Settings {
 function exportedEvents(receiver: OtlpReceiver): number | undefined {
   const metric = receiver.latestMetrics().get(otlpName('kernscope_events_total', 'counter').name);
   return metric?.points.find((p) => p.attributes.probe === 'exec')?.value;
+}
+
+/**
+ * The lowest JS heap used in the first and in the last FLOOR_S after the warm-up: garbage waits for a
+ * major GC, so the heap (and RSS) swing; what survives every collection is the floor, which a leak raises.
+ */
+function heapFloors(samples: RssSample[], warmupS: number): string {
+  const after = samples.filter((s) => s.t >= warmupS);
+  const end = after[after.length - 1].t;
+  const floor = (from: number, to: number): string =>
+    mib(Math.min(...after.filter((s) => s.t >= from && s.t <= to).map((s) => s.rssBytes)));
+  return (
+    `JS heap used, lowest sample: first ${FLOOR_S / 60} min after warm-up ${floor(warmupS, warmupS + FLOOR_S)} MiB, ` +
+    `last ${FLOOR_S / 60} min ${floor(end - FLOOR_S, end)} MiB`
+  );
 }
 
 async function main(): Promise<number> {
@@ -83,6 +99,8 @@ async function main(): Promise<number> {
     });
     const samples: RssSample[] = [{ t: 0, rssBytes: status(load.pid).rssBytes }];
     let scrapes = 0;
+    /** JS heap used (prom-client's nodejs_heap_size_used_bytes), every RSS_S. */
+    const heapSamples: RssSample[] = [];
     let lostSoFar = 0;
     const lossSeconds: string[] = [];
     try {
@@ -90,14 +108,19 @@ async function main(): Promise<number> {
         await load.until(t * 1000);
         const { body } = await load.scrape();
         scrapes++;
-        const lost = sumOf(parseMetrics(body), 'kernscope_events_lost_total');
+        const metrics = parseMetrics(body);
+        const lost = sumOf(metrics, 'kernscope_events_lost_total');
         if (lost > lostSoFar) lossSeconds.push(`${t} s: +${lost - lostSoFar}`);
         lostSoFar = lost;
         if (t % RSS_S !== 0) continue;
         const rssBytes = status(load.pid).rssBytes;
         samples.push({ t, rssBytes });
+        const heapUsed = sumOf(metrics, 'nodejs_heap_size_used_bytes');
+        heapSamples.push({ t, rssBytes: heapUsed });
         console.log(
-          `  ${String(t).padStart(5)} s  RSS ${mib(rssBytes)} MiB  lost ${lost}  OTLP exports ${receiver.requests.length}`,
+          `  ${String(t).padStart(5)} s  RSS ${mib(rssBytes)} MiB  JS heap ${mib(heapUsed)} of ` +
+            `${mib(sumOf(metrics, 'nodejs_heap_size_total_bytes'))} MiB  external ` +
+            `${mib(sumOf(metrics, 'nodejs_external_memory_bytes'))} MiB  lost ${lost}  OTLP exports ${receiver.requests.length}`,
         );
       }
     } catch (error) {
@@ -115,6 +138,7 @@ async function main(): Promise<number> {
         `min ${mib(rss.minBytes)} MiB  slope ${mib(rss.slopeBytesPerMin)} MiB/min  ` +
         `spread ${percent(rss.spread[0])} to ${percent(rss.spread[1])}`,
     );
+    console.log(heapFloors(heapSamples, settings.warmupS));
     console.log(
       `records: produced ${result.produced} (${result.recordsPerS.toFixed(0)}/s), drained ${result.drained}, ` +
         `lost ${result.lost}; scrapes ${scrapes}; OTLP exports received ${receiver.requests.length}, ` +

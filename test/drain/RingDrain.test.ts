@@ -12,6 +12,7 @@ import { addon } from '../../src/native/addon';
 import { sumU64, u32, u64 } from '../helpers/bytes';
 import { LOADGEN_OBJECT } from '../helpers/paths';
 import type { HasTeardown } from '../helpers/teardown';
+import { sleep } from '../helpers/teardown';
 
 const NEVER_WAKE = u64(2n ** 64n - 1n);
 
@@ -91,56 +92,57 @@ void t.test('a full ring drains completely, in order', (t) => {
   t.end();
 });
 
+/** A RingDrain into a sink that does nothing; `drain.records` counts what it handed over. */
+const countingDrain = (object: NativeBpfObject, intervalMs: number): RingDrain =>
+  new RingDrain(
+    object,
+    callbackSink(() => undefined),
+    { intervalMs },
+  );
+
+/** countingDrain, started (readiness `mode` and the timer), stopped when the test ends. */
+function startedDrain(t: HasTeardown, object: NativeBpfObject, intervalMs: number, mode?: 'poll' | 'thread') {
+  const drain = countingDrain(object, intervalMs);
+  drain.start(mode);
+  t.teardown(() => drain.stop());
+  return drain;
+}
+
+/** Waits up to 2 s for the drain to have handed over `records` in all. */
+async function handedOver(drain: RingDrain, records: number): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (drain.records < records && Date.now() < deadline) await sleep(5);
+}
+
 void t.test('stop() drains what is waiting, then the reader is closed', (t) => {
   const object = loadgen(t, 64 * 1024);
-  let records = 0;
-  const drain = new RingDrain(
-    object,
-    callbackSink(() => void records++),
-    { intervalMs: 1000 },
-  );
+  const drain = countingDrain(object, 1000);
   object.testRun('loadgen', [50]);
   drain.stop();
-  t.equal(records, 50, 'the last drain in stop() handed over every waiting record');
+  t.equal(drain.records, 50, 'the last drain in stop() handed over every waiting record');
   t.throws(() => drain.drain(), TypeError, 'draining a stopped RingDrain throws');
   t.end();
 });
 
 void t.test('start(): the timer drains without being asked', async (t) => {
   const object = loadgen(t, 64 * 1024);
-  let records = 0;
-  const drain = new RingDrain(
-    object,
-    callbackSink(() => void records++),
-    { intervalMs: 10 },
-  );
-  drain.start();
-  t.teardown(() => drain.stop());
+  const drain = startedDrain(t, object, 10);
   object.testRun('loadgen', [40]);
-  const deadline = Date.now() + 2000;
-  while (records < 40 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-  t.equal(records, 40, 'drained within 2 s by the timer');
+  await handedOver(drain, 40);
+  t.equal(drain.records, 40, 'drained within 2 s by the timer');
   t.ok(Date.now() - drain.lastDrainMs < 1000, 'lastDrainMs is recent');
 });
 
 void t.test('start(): while the ring is empty the timer calls no JS', async (t) => {
   const object = loadgen(t, 64 * 1024);
-  let records = 0;
-  const drain = new RingDrain(
-    object,
-    callbackSink(() => void records++),
-    { intervalMs: 10 },
-  );
-  drain.start();
-  t.teardown(() => drain.stop());
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  const drain = startedDrain(t, object, 10);
+  await sleep(300);
   t.equal(drain.lastDrainMs, 0, '30 timer ticks, no drain');
   t.notOk(drain.pending, 'nothing pending');
   object.testRun('loadgen', [5]);
   t.ok(drain.pending, 'records pending');
-  const deadline = Date.now() + 2000;
-  while (records < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-  t.equal(records, 5, 'the next tick drained them');
+  await handedOver(drain, 5);
+  t.equal(drain.records, 5, 'the next tick drained them');
   t.notOk(drain.pending, 'nothing pending after');
 });
 
@@ -151,36 +153,23 @@ for (const mode of ['poll', 'thread'] as const) {
     object.setMaxEntries('events', 64 * 1024);
     object.setConstant('wakeup_bytes', u64(1)); // a wakeup per record
     object.load();
-    let records = 0;
     // The timer alone would take a minute: only readiness can drain in time.
-    const drain = new RingDrain(
-      object,
-      callbackSink(() => void records++),
-      { intervalMs: 60000 },
-    );
-    drain.start(mode);
-    t.teardown(() => drain.stop());
+    const drain = startedDrain(t, object, 60000, mode);
     for (let round = 1; round <= 3; round++) {
       object.testRun('loadgen', [25]);
-      const deadline = Date.now() + 2000;
-      while (records < 25 * round && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-      t.equal(records, 25 * round, `round ${round}: drained on readiness`);
+      await handedOver(drain, 25 * round);
+      t.equal(drain.records, 25 * round, `round ${round}: drained on readiness`);
     }
-    t.ok(drain.wakeups >= 3 && drain.wakeups <= records, `one wakeup per burst or more (${drain.wakeups})`);
+    t.ok(drain.wakeups >= 3 && drain.wakeups <= drain.records, `one wakeup per burst or more (${drain.wakeups})`);
     // After the last drain the ring is empty: no further callbacks arrive.
     const settled = drain.wakeups;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     t.equal(drain.wakeups, settled, 'quiet ring: no more wakeups');
   });
 }
 
 void t.test('start() refuses an unknown readiness mode', (t) => {
-  const object = loadgen(t, 4096);
-  const drain = new RingDrain(
-    object,
-    callbackSink(() => undefined),
-    { intervalMs: 1000 },
-  );
+  const drain = countingDrain(loadgen(t, 4096), 1000);
   t.throws(() => drain.start('edge' as 'poll'), TypeError, 'TypeError naming the accepted modes');
   drain.stop();
   t.end();
