@@ -57,15 +57,22 @@ function exportedEvents(receiver: OtlpReceiver): number | undefined {
   return metric?.points.find((p) => p.attributes.probe === 'exec')?.value;
 }
 
+interface HeapSample {
+  /** Seconds since the load started. */
+  t: number;
+  /** prom-client's nodejs_heap_size_used_bytes. */
+  usedBytes: number;
+}
+
 /**
  * The lowest JS heap used in the first and in the last FLOOR_S after the warm-up: garbage waits for a
  * major GC, so the heap (and RSS) swing; what survives every collection is the floor, which a leak raises.
  */
-function heapFloors(samples: RssSample[], warmupS: number): string {
+function heapFloors(samples: HeapSample[], warmupS: number): string {
   const after = samples.filter((s) => s.t >= warmupS);
   const end = after[after.length - 1].t;
   const floor = (from: number, to: number): string =>
-    mib(Math.min(...after.filter((s) => s.t >= from && s.t <= to).map((s) => s.rssBytes)));
+    mib(Math.min(...after.filter((s) => s.t >= from && s.t <= to).map((s) => s.usedBytes)));
   return (
     `JS heap used, lowest sample: first ${FLOOR_S / 60} min after warm-up ${floor(warmupS, warmupS + FLOOR_S)} MiB, ` +
     `last ${FLOOR_S / 60} min ${floor(end - FLOOR_S, end)} MiB`
@@ -99,8 +106,7 @@ async function main(): Promise<number> {
     });
     const samples: RssSample[] = [{ t: 0, rssBytes: status(load.pid).rssBytes }];
     let scrapes = 0;
-    /** JS heap used (prom-client's nodejs_heap_size_used_bytes), every RSS_S. */
-    const heapSamples: RssSample[] = [];
+    const heapSamples: HeapSample[] = [];
     let lostSoFar = 0;
     const lossSeconds: string[] = [];
     try {
@@ -116,7 +122,7 @@ async function main(): Promise<number> {
         const rssBytes = status(load.pid).rssBytes;
         samples.push({ t, rssBytes });
         const heapUsed = sumOf(metrics, 'nodejs_heap_size_used_bytes');
-        heapSamples.push({ t, rssBytes: heapUsed });
+        heapSamples.push({ t, usedBytes: heapUsed });
         console.log(
           `  ${String(t).padStart(5)} s  RSS ${mib(rssBytes)} MiB  JS heap ${mib(heapUsed)} of ` +
             `${mib(sumOf(metrics, 'nodejs_heap_size_total_bytes'))} MiB  external ` +

@@ -104,9 +104,9 @@ export class OtlpExporter {
     });
     this.provider = new MeterProvider({ resource, readers: [reader] });
     // A first export now, while the rings are nearly empty: it opens the gRPC channel and runs the
-    // serializer cold (about 20 ms on one core, 60-80 ms on a loaded one, measured), which one
-    // interval later would stall the drain under load; and a collector that is unreachable is
-    // reported at start rather than an interval later.
+    // serializer cold (a 20 ms block of the event loop on an idle machine, 56-76 ms under load,
+    // measured), which one interval later would stall the drain; and a collector that cannot be
+    // reached is reported at start rather than an interval later.
     void this.provider.forceFlush().catch(() => undefined);
     this.log.info('OTLP export on', {
       endpoint: this.settings.endpoint,
