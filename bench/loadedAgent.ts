@@ -21,6 +21,7 @@ import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 
 import { Agent } from '../src/agent/Agent';
+import { preferSmallHeap } from '../src/agent/heapPolicy';
 import { lostEventsOf } from '../src/agent/selfMetrics';
 import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
@@ -218,6 +219,7 @@ function countProblems(
 
 /** The child: load, serve, release the producer, and account for every record. */
 async function child(spec: LoadSpec): Promise<void> {
+  preferSmallHeap();
   // rate 0: syscall_loop unpaced, the highest rate it reaches.
   const callRate = spec.rate === 0 ? 0 : Math.max(1, Math.round(spec.rate / LOADGEN_BATCH));
   const loop = await spawnLoop(callRate, spec.seconds);
