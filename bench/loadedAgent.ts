@@ -6,8 +6,8 @@
 // probe's ProbeAggregator with the comm label on, the agent's families (its
 // own metrics and the probe's counter) served at /metrics by the real
 // HttpServer and PrometheusExporter. The parent scrapes and reads
-// /proc/PID/status; the child measures its event-loop lag and checks that
-// every record produced was drained or counted lost.
+// /proc/PID/status; the child measures its event-loop lag and garbage-collector
+// pauses and checks that every record produced was drained or counted lost.
 //
 // Protocol: `node dist/bench/loadedAgent.js SPEC_JSON` prints one JSON line
 // {port, startNs} once the producer runs, and one LoadResult line when the
@@ -16,12 +16,13 @@
 import type { ChildProcessByStdio } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { NodeGCPerformanceDetail, PerformanceEntry } from 'node:perf_hooks';
+import { PerformanceObserver, constants as perfConstants, monitorEventLoopDelay } from 'node:perf_hooks';
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 
 import { Agent } from '../src/agent/Agent';
-import { preferSmallHeap } from '../src/agent/heapPolicy';
+import { preferSmallHeapAfterStartUp } from '../src/agent/heapPolicy';
 import { lostEventsOf } from '../src/agent/selfMetrics';
 import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
@@ -66,6 +67,52 @@ export interface LoadSpec {
   otlp?: { endpoint: string; intervalMs: number };
 }
 
+export type GcKind = 'full' | 'young' | 'incremental';
+
+export interface GcPauses {
+  count: number;
+  longestMs: number;
+}
+
+const GC_KINDS = new Map<number, GcKind>([
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR, 'full'],
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR, 'young'],
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
+]);
+
+/** Collects the gc performance entries (one per pause) until stopped. */
+function watchGcPauses(): { stop: () => Record<GcKind, GcPauses> } {
+  const pauses: Record<GcKind, GcPauses> = {
+    full: { count: 0, longestMs: 0 },
+    young: { count: 0, longestMs: 0 },
+    incremental: { count: 0, longestMs: 0 },
+  };
+  const record = (entries: PerformanceEntry[]): void => {
+    for (const entry of entries) {
+      const kind = GC_KINDS.get((entry as PerformanceEntry & { detail: NodeGCPerformanceDetail }).detail.kind);
+      if (kind === undefined) continue;
+      pauses[kind].count++;
+      pauses[kind].longestMs = Math.max(pauses[kind].longestMs, entry.duration);
+    }
+  };
+  const observer = new PerformanceObserver((list) => record(list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop: () => {
+      record(observer.takeRecords());
+      observer.disconnect();
+      return pauses;
+    },
+  };
+}
+
+/** `full 7 (longest 20.7 ms), young 138 (longest 7.8 ms), ...` */
+export function gcPausesText(pauses: Record<GcKind, GcPauses>): string {
+  return Object.entries(pauses)
+    .map(([kind, p]) => `${kind} ${p.count} (longest ${p.longestMs.toFixed(1)} ms)`)
+    .join(', ');
+}
+
 export interface LoadResult {
   /** getppid() calls syscall_loop made, and over how long (its own clock). */
   calls: number;
@@ -78,6 +125,8 @@ export interface LoadResult {
   lossSamples: [number, number][];
   /** Event-loop lag over the producer's run: timer delay beyond its interval. */
   lagMs: { p50: number; p99: number; max: number };
+  /** The garbage collector's pauses of the main thread over the producer's run, by kind. */
+  gcPauses: Record<GcKind, GcPauses>;
   maxSeries: number;
   /** What does not add up; empty when every record is accounted for. */
   problems: string[];
@@ -219,7 +268,7 @@ function countProblems(
 
 /** The child: load, serve, release the producer, and account for every record. */
 async function child(spec: LoadSpec): Promise<void> {
-  preferSmallHeap();
+  preferSmallHeapAfterStartUp();
   // rate 0: syscall_loop unpaced, the highest rate it reaches.
   const callRate = spec.rate === 0 ? 0 : Math.max(1, Math.round(spec.rate / LOADGEN_BATCH));
   const loop = await spawnLoop(callRate, spec.seconds);
@@ -275,6 +324,7 @@ async function child(spec: LoadSpec): Promise<void> {
 
     const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     lag.enable();
+    const gcWatch = watchGcPauses();
     const startNs = process.hrtime.bigint();
     const sinceStart = (): number => Number(process.hrtime.bigint() - startNs) / 1e6;
     const lossSamples: [number, number][] = [];
@@ -288,6 +338,7 @@ async function child(spec: LoadSpec): Promise<void> {
     const code = await exited;
     if (code !== 0 || report.done) throw new Error(`syscall_loop exited ${code}`);
     lag.disable();
+    const gcPauses = gcWatch.stop();
     clearInterval(sampler);
     drain.drain(); // the producer is done: what it wrote is in the ring or counted lost
     await otlp?.forceFlush(); // the receiver's last cumulative count is the final one
@@ -306,6 +357,7 @@ async function child(spec: LoadSpec): Promise<void> {
       lost,
       lossSamples,
       lagMs: { p50: lagMs(lag.percentile(50)), p99: lagMs(lag.percentile(99)), max: lagMs(lag.max) },
+      gcPauses,
       maxSeries: options.maxSeriesPerMetric,
       problems: countProblems(aggregator, spec.series, { produced, drained, lost }),
     };

@@ -26,7 +26,7 @@ import type { Readable } from 'node:stream';
 import { PACKAGE_ROOT } from '../src/native/addon';
 import { LOADGEN_OBJECT, SYSCALL_LOOP } from './generator';
 import type { LoadResult } from './loadedAgent';
-import { LOADGEN_BATCH, LoadedAgent, httpGet } from './loadedAgent';
+import { LOADGEN_BATCH, LoadedAgent, gcPausesText, httpGet } from './loadedAgent';
 import { loadAverage, machine } from './machine';
 import type { RssSample, RssSummary, Status } from './rss';
 import { afterWarmup, mib, minuteRows, percent, status } from './rss';
@@ -223,8 +223,9 @@ function print(info: Record<string, string | number>, settings: Settings, idleRu
   );
   console.log(
     `  records: produced ${r.produced}, drained ${r.drained}, lost ${r.lost} (${r.problems.length ? 'OFF' : 'exact'}); ` +
-      `event-loop lag p50 ${r.lagMs.p50.toFixed(1)} ms, p99 ${r.lagMs.p99.toFixed(1)} ms, max ${r.lagMs.max.toFixed(1)} ms\n`,
+      `event-loop lag p50 ${r.lagMs.p50.toFixed(1)} ms, p99 ${r.lagMs.p99.toFixed(1)} ms, max ${r.lagMs.max.toFixed(1)} ms`,
   );
+  console.log(`  garbage-collector pauses: ${gcPausesText(r.gcPauses)}\n`);
   for (const line of verdicts(idleRun, load)) console.log(line);
 }
 

@@ -6,8 +6,8 @@
 // and counted under its comm), no log line on the child's stderr, and the
 // receiver's last cumulative kernscope_events_total equal to the records
 // drained. Prints RSS and records lost so far every 10 s (the lost count read
-// from each scrape), a per-minute table and the seconds in which records were
-// lost; exits 1 if a criterion fails.
+// from each scrape), a per-minute table, the seconds in which records were
+// lost and the child's garbage-collector pauses; exits 1 if a criterion fails.
 //
 // usage: node dist/bench/soak.js [--minutes M] [--warmup-s S] [--rate N] [--series N]
 import fs from 'node:fs';
@@ -16,7 +16,7 @@ import { otlpName } from '../src/export/otlpNames';
 import { parseMetrics, sumOf } from '../test/helpers/metrics';
 import { OtlpReceiver } from '../test/helpers/otlpReceiver';
 import { LOADGEN_OBJECT, SYSCALL_LOOP } from './generator';
-import { LOADGEN_BATCH, LoadedAgent } from './loadedAgent';
+import { LOADGEN_BATCH, LoadedAgent, gcPausesText } from './loadedAgent';
 import { loadAverage, machine } from './machine';
 import { positiveInt } from './report';
 import type { RssSample } from './rss';
@@ -149,8 +149,9 @@ async function main(): Promise<number> {
       `records: produced ${result.produced} (${result.recordsPerS.toFixed(0)}/s), drained ${result.drained}, ` +
         `lost ${result.lost}; scrapes ${scrapes}; OTLP exports received ${receiver.requests.length}, ` +
         `last cumulative kernscope_events_total ${exported}; agent stderr lines ${load.stderrLines.length}; ` +
-        `event-loop lag p99 ${result.lagMs.p99.toFixed(1)} ms; load average at end: ${loadAverage()}\n`,
+        `event-loop lag p99 ${result.lagMs.p99.toFixed(1)} ms; load average at end: ${loadAverage()}`,
     );
+    console.log(`garbage-collector pauses: ${gcPausesText(result.gcPauses)}\n`);
     for (const problem of result.problems) console.log(`counts do not verify: ${problem}`);
     if (lossSeconds.length > 0)
       console.log(`records lost, by the second of the scrape that saw them: ${lossSeconds.join(', ')}`);

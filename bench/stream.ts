@@ -23,7 +23,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
 
-import { preferSmallHeap } from '../src/agent/heapPolicy';
+import { preferSmallHeapAfterStartUp } from '../src/agent/heapPolicy';
 import { lostEventsOf } from '../src/agent/selfMetrics';
 import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
@@ -239,7 +239,7 @@ class TimedDrain extends RingDrain {
 
 /** `--child POLICY`: kernscope's consumer. Loads, warms up, prints "ready PROG_ID", drains until SIGTERM, reports. */
 async function child(policy: (typeof POLICIES)[PolicyName]): Promise<void> {
-  preferSmallHeap();
+  preferSmallHeapAfterStartUp();
   const object = new addon.BpfObject(LOADGEN_OBJECT, 'stream');
   let drain: TimedDrain | undefined;
   try {

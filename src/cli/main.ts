@@ -3,7 +3,7 @@
 // `stats` (a probe's histograms and counters as text), `trace` (events as they
 // happen), `top` (a live view). Each command is loaded when it is run: `trace`
 // need not load the Kubernetes and OpenTelemetry clients that `run` uses.
-import { preferSmallHeap } from '../agent/heapPolicy';
+import { preferSmallHeapAfterStartUp } from '../agent/heapPolicy';
 import { optionErrorsOf } from '../config/AgentOptions';
 import { UsageError } from './UsageError';
 
@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-preferSmallHeap();
+preferSmallHeapAfterStartUp();
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
