@@ -10,12 +10,15 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) $(BPF_WARNINGS) -I 
 BPF_SOURCES := $(wildcard bpf/*.bpf.c)
 BPF_OBJECTS := $(patsubst bpf/%.bpf.c,dist/bpf/%.bpf.o,$(BPF_SOURCES))
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool \
-	clang-format prometheus libbpf-tools bpftrace iproute2 make g++ python3 openssl tmux
+	clang-format prometheus libbpf-tools bpftrace iproute2 make g++ python3 openssl tmux mmdebstrap
 LISTEN ?= :9478
 
 ADDON := build/Release/kernscope.node
 
-.PHONY: deps build bpf bpf-arch-check run test lint format bench soak clean
+# Plain `make` builds; `make deps` alone installs.
+.DEFAULT_GOAL := build
+
+.PHONY: deps build bpf bpf-arch-check run test lint format package bench soak clean
 
 deps: .deps-stamp
 .deps-stamp: package.json package-lock.json
@@ -64,7 +67,11 @@ format: deps
 	npx prettier --write src test bench
 	clang-format -i native/*.cc native/*.h bpf/*.bpf.c bpf/*.h bench/*.c
 
-test: build lint
+# dist/kernscope-VERSION-linux-ARCH.tgz: installs with `npm install -g FILE`, no compiler needed (README, Install on a host).
+package: build
+	scripts/package
+
+test: build lint package
 	npx tap
 
 # The performance record (bench/README.md), about 40 minutes; BENCH_FLAGS=--json for machine-readable output.

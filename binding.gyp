@@ -17,7 +17,8 @@
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror",
                     "-Wno-missing-field-initializers", "<!@(pkg-config --cflags libbpf)"],
-      "libraries": ["<!@(pkg-config --libs libbpf)"]
+      "libraries": ["-Wl,--no-as-needed", "-lbpf", "-lelf", "-Wl,--as-needed"],
+      "ldflags": ["-Wl,-rpath,'$$ORIGIN'"]
     }
   ]
 }

@@ -5,6 +5,7 @@
 // need not load the Kubernetes and OpenTelemetry clients that `run` uses.
 import { preferSmallHeapAfterStartUp } from '../agent/heapPolicy';
 import { optionErrorsOf } from '../config/AgentOptions';
+import { unsupportedHost } from '../kernel/hostSupport';
 import { UsageError } from './UsageError';
 
 const HELP = `Usage: kernscope <command> [options]
@@ -20,6 +21,8 @@ Run 'kernscope <command> --help' for a command's options.
 `;
 
 async function main(argv: string[]): Promise<number> {
+  const unsupported = unsupportedHost();
+  if (unsupported) throw new UsageError(unsupported, 1);
   const [command, ...rest] = argv;
   switch (command) {
     case 'run':

@@ -14,6 +14,7 @@ import type { WebSettings } from '../config/webConfig';
 import { webSettings } from '../config/webConfig';
 import { buildInfo } from '../kernel/system';
 import { dropCapabilities, keepsAll } from '../kernel/dropCapabilities';
+import { missingKernelBtf } from '../kernel/hostSupport';
 import { missingCapabilities } from '../kernel/privileges';
 import { Logger } from '../log';
 import { UsageError } from './UsageError';
@@ -167,7 +168,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const { options } = invocation;
-  const missing = missingCapabilities(options);
+  const missing = missingKernelBtf() ?? missingCapabilities(options);
   if (missing) throw new UsageError(missing, 1);
 
   const log = new Logger(options.logLevel);

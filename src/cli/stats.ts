@@ -10,6 +10,7 @@ import type { AgentOptions } from '../config/AgentOptions';
 import { DEFAULT_OPTIONS, OptionError, OptionErrors } from '../config/AgentOptions';
 import { flagLayer } from '../config/loadConfig';
 import { everySlotBuckets, histogramsOf, optionalLabelsOf } from '../config/probeOptions';
+import { missingKernelBtf } from '../kernel/hostSupport';
 import { missingBpfPrivileges } from '../kernel/privileges';
 import { Logger } from '../log';
 import { BUILTIN_PROBES, findProbe } from '../probes';
@@ -213,7 +214,7 @@ export async function statsCommand(argv: string[]): Promise<number> {
     process.stdout.write(STATS_HELP);
     return 0;
   }
-  const missing = missingBpfPrivileges();
+  const missing = missingKernelBtf() ?? missingBpfPrivileges();
   if (missing) throw new UsageError(missing, 1);
 
   const name = invocation.definition.name;

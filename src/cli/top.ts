@@ -10,6 +10,7 @@ import type { MetricFamily } from '../aggregate/MetricFamily';
 import type { AgentOptions } from '../config/AgentOptions';
 import { DEFAULT_OPTIONS, OptionError, validateOptions } from '../config/AgentOptions';
 import { everySlotBuckets } from '../config/probeOptions';
+import { missingKernelBtf } from '../kernel/hostSupport';
 import { missingBpfPrivileges } from '../kernel/privileges';
 import { Logger } from '../log';
 import { findProbe } from '../probes';
@@ -237,7 +238,7 @@ export async function topCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!process.stdin.isTTY || !process.stdout.isTTY) throw new UsageError(NOT_A_TERMINAL);
-  const missing = missingBpfPrivileges();
+  const missing = missingKernelBtf() ?? missingBpfPrivileges();
   if (missing) throw new UsageError(missing, 1);
 
   const agent = new Agent(agentOptions(), new Logger('error'));

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 
 import { resolveCgroup } from '../kernel/cgroup';
 import { CONTAINER_ID_ACCEPTED, containerCgroup, isContainerId } from '../kernel/containerCgroup';
+import { missingKernelBtf } from '../kernel/hostSupport';
 import { missingBpfPrivileges } from '../kernel/privileges';
 import { ensureTracefs } from '../kernel/tracefs';
 import { describeVariant, ProbeLoadError } from '../load/ProbeLoader';
@@ -195,7 +196,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
     process.stdout.write(TRACE_HELP);
     return 0;
   }
-  const missing = missingBpfPrivileges();
+  const missing = missingKernelBtf() ?? missingBpfPrivileges();
   if (missing) throw new UsageError(missing, 1);
   const note = ensureTracefs();
   if (note) process.stderr.write(`kernscope: ${note}\n`);

@@ -183,6 +183,20 @@ interface Addon {
 /** Repository root: dist/src/native -> ../../.. */
 export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
 
-const requireNative = createRequire(__filename);
-export const addon = requireNative(path.join(PACKAGE_ROOT, 'build', 'Release', 'kernscope.node')) as Addon;
+const ADDON_FILE = path.join(PACKAGE_ROOT, 'build', 'Release', 'kernscope.node');
+
+/** The addon, or one line naming the file, why the dynamic loader refused it and the fix. */
+function loadAddon(): Addon {
+  try {
+    return createRequire(__filename)(ADDON_FILE) as Addon;
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    throw new Error(
+      `cannot load the addon ${ADDON_FILE} on ${process.platform}-${process.arch}: ${reason}: ` +
+        'install the package built for this platform, or build from source (make)',
+    );
+  }
+}
+
+export const addon = loadAddon();
 addon.setErrorClass(BpfError);
