@@ -82,9 +82,10 @@ export function command(name: string, file: string, args: string[], attached: Re
   };
 }
 
-/** kernscope's agent running `probe`, listening on a free loopback port. */
-export function agent(name: string, probe: string, ...args: string[]): Tracer {
-  const argv = [CLI, 'run', '--probes', probe, '--listen', '127.0.0.1:0', ...args];
+/** kernscope's agent running `probes` (undefined: its default set), listening on a free loopback port. */
+export function agent(name: string, probes: string | undefined, ...args: string[]): Tracer {
+  const selection = probes === undefined ? [] : ['--probes', probes];
+  const argv = [CLI, 'run', ...selection, '--listen', '127.0.0.1:0', ...args];
   return command(name, process.execPath, argv, /kernscope running/);
 }
 

@@ -1,0 +1,319 @@
+// What tracing costs a real service, the figure an SRE judges an always-on
+// agent by: requests/s of nginx (one worker, a 2.7 KiB static file, wrk
+// -t1 -c32) and of redis-server (GET, redis-benchmark -c32), each server
+// pinned to CPU 0 and its client to CPU 1, over loopback; with nothing
+// attached, with a no-op program on the syscall tracepoints (the floor of any
+// per-syscall hook), with each kernscope probe alone, with the default set
+// (plain `kernscope run`), and with libbpf-tools syscount and a bpftrace
+// count on raw_syscalls:sys_exit. The tracers are system-wide and unpinned,
+// as deployed: their own CPU time is part of what the service loses. Columns
+// alternate round by round; loss is the median of each round's loss against
+// that round's nothing-attached figure, with the spread.
+//
+// usage: node dist/bench/services.js [--seconds S] [--rounds N] [--services nginx,redis]
+//                                     [--columns REGEX] [--json]
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+
+import { PACKAGE_ROOT, addon } from '../src/native/addon';
+import { BUILTIN_PROBES } from '../src/probes';
+import { machine } from './machine';
+import { printColumns, positiveInt } from './report';
+import type { Tracer } from './tracers';
+import { NOTHING, agent, command, measureUnderEach, median } from './tracers';
+
+const USAGE =
+  'usage: node dist/bench/services.js [--seconds S] [--rounds N] [--services nginx,redis] [--columns REGEX] [--json]';
+const NOOP_OBJECT = path.join(PACKAGE_ROOT, 'dist', 'bpf', 'noop.bpf.o');
+const SERVER_CPU = '0';
+const CLIENT_CPU = '1';
+const CONNECTIONS = 32;
+
+/** A service under load: requests/s over one round. */
+interface Service {
+  name: string;
+  workload: string;
+  start(dir: string): Promise<{ measure(seconds: number): Promise<number>; stop(): Promise<void> }>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs a command to completion, pinned to `cpu`; its stdout. */
+function pinned(cpu: string, file: string, args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', ['-c', cpu, file, ...args]);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${file} exited ${code}: ${err || out}`));
+    });
+  });
+}
+
+/** Starts a long-running server pinned to the server CPU; resolves once `ready()` says so. */
+async function server(file: string, args: string[], ready: () => Promise<boolean>): Promise<() => Promise<void>> {
+  const child: ChildProcess = spawn('taskset', ['-c', SERVER_CPU, file, ...args], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const deadline = Date.now() + 10000;
+  while (!(await ready().catch(() => false))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`${file} did not start`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return stop;
+}
+
+const nginx: Service = {
+  name: 'nginx',
+  workload: `nginx-light, 1 worker on CPU ${SERVER_CPU}, 2.7 KiB static file; wrk -t1 -c${CONNECTIONS} on CPU ${CLIENT_CPU}`,
+  async start(dir) {
+    const port = await freePort();
+    mkdirSync(path.join(dir, 'html'));
+    writeFileSync(path.join(dir, 'html', 'page.html'), `<html><body>${'kernscope '.repeat(274)}</body></html>\n`);
+    const conf = path.join(dir, 'nginx.conf');
+    writeFileSync(
+      conf,
+      [
+        'worker_processes 1;',
+        'daemon off;',
+        `pid ${dir}/nginx.pid;`,
+        `error_log ${dir}/error.log;`,
+        'events { worker_connections 1024; }',
+        'http {',
+        '  access_log off;',
+        `  client_body_temp_path ${dir}/client_body;`,
+        `  server { listen 127.0.0.1:${port}; root ${dir}/html; }`,
+        '}',
+      ].join('\n'),
+    );
+    const url = `http://127.0.0.1:${port}/page.html`;
+    const stop = await server(
+      'nginx',
+      ['-c', conf, '-e', `${dir}/error.log`],
+      () =>
+        new Promise((resolve) =>
+          http.get(url, (res) => resolve(res.resume().statusCode === 200)).on('error', () => resolve(false)),
+        ),
+    );
+    return {
+      async measure(seconds) {
+        const out = await pinned(
+          CLIENT_CPU,
+          'wrk',
+          ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, url],
+          (seconds + 30) * 1000,
+        );
+        if (/Non-2xx|Socket errors/.test(out)) throw new Error(`wrk saw errors: ${out}`);
+        const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1];
+        if (!rps) throw new Error(`wrk printed no rate: ${out}`);
+        return Number(rps);
+      },
+      stop,
+    };
+  },
+};
+
+const redis: Service = {
+  name: 'redis',
+  workload: `redis-server on CPU ${SERVER_CPU}, no persistence; redis-benchmark GET -c${CONNECTIONS} on CPU ${CLIENT_CPU}`,
+  async start(dir) {
+    const port = String(await freePort());
+    const stop = await server(
+      'redis-server',
+      [
+        '--port',
+        port,
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--logfile',
+        `${dir}/redis.log`,
+      ],
+      async () => (await pinned(CLIENT_CPU, 'redis-cli', ['-p', port, 'ping'], 5000)).trim() === 'PONG',
+    );
+    const run = async (requests: number): Promise<number> => {
+      const args = ['-p', port, '-c', String(CONNECTIONS), '-n', String(requests), '-t', 'get', '--csv'];
+      const out = await pinned(CLIENT_CPU, 'redis-benchmark', args, 120000);
+      const rps = /^"GET","([\d.]+)"/m.exec(out)?.[1];
+      if (!rps) throw new Error(`redis-benchmark printed no rate: ${out}`);
+      return Number(rps);
+    };
+    // redis-benchmark runs a count, not a time: size the count to the round from an untraced calibration.
+    const calibrated = await run(100000);
+    return {
+      measure: (seconds) => run(Math.round(calibrated * seconds)),
+      stop,
+    };
+  },
+};
+
+/** No-op programs on the syscall tracepoints, loaded in this process. */
+function noopFloor(name: string, programs: string[]): Tracer {
+  return {
+    name,
+    start() {
+      const object = new addon.BpfObject(NOOP_OBJECT, 'noop');
+      for (const program of programs) object.setAutoload(program, true);
+      object.load();
+      const links = programs.map((program) => object.attach(program, 'tp_btf'));
+      return Promise.resolve(() => {
+        for (const link of links) link.destroy();
+        object.close();
+        return Promise.resolve();
+      });
+    },
+  };
+}
+
+const TRACERS: Tracer[] = [
+  NOTHING,
+  noopFloor('floor: no-op on sys_enter + sys_exit', ['noop_sys_enter', 'noop_sys_exit']),
+  noopFloor('floor: no-op on sys_exit', ['noop_sys_exit']),
+  ...BUILTIN_PROBES.map((probe) => agent(`kernscope ${probe.name}`, probe.name)),
+  agent('kernscope default set (kernscope run)', undefined),
+  command('libbpf-tools syscount', '/usr/sbin/syscount', [], /Tracing syscalls/),
+  command(
+    'bpftrace count raw_syscalls:sys_exit',
+    'bpftrace',
+    ['-e', 'tracepoint:raw_syscalls:sys_exit { @ = count(); }'],
+    /Attaching/,
+  ),
+];
+
+interface Row {
+  column: string;
+  requestsPerSecond: number;
+  min: number;
+  max: number;
+  /** Median of each round's loss against that round's nothing-attached figure, %. */
+  lossPercent: number;
+  lossMin: number;
+  lossMax: number;
+}
+
+function rows(tracers: Tracer[], results: Map<string, number[]>): Row[] {
+  const base = results.get(NOTHING.name)!;
+  return tracers.map((tracer) => {
+    const values = results.get(tracer.name)!;
+    const losses = values.map((v, round) => (1 - v / base[round]) * 100);
+    return {
+      column: tracer.name,
+      requestsPerSecond: median(values),
+      min: Math.min(...values),
+      max: Math.max(...values),
+      lossPercent: median(losses),
+      lossMin: Math.min(...losses),
+      lossMax: Math.max(...losses),
+    };
+  });
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const value = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const seconds = positiveInt('--seconds', value('--seconds') ?? '5', USAGE);
+  const rounds = positiveInt('--rounds', value('--rounds') ?? '5', USAGE);
+  const names = (value('--services') ?? 'nginx,redis').split(',');
+  const services = names.map((name) => {
+    const service = [nginx, redis].find((s) => s.name === name);
+    if (!service) throw new Error(`unknown service '${name}': expected nginx or redis\n${USAGE}`);
+    return service;
+  });
+  const pattern = new RegExp(value('--columns') ?? '.');
+  const tracers = TRACERS.filter((t) => t === NOTHING || pattern.test(t.name));
+  if (os.cpus().length < 2) throw new Error('needs 2 CPUs: one for the server, one for its client');
+
+  const report: Record<string, unknown> = { machine: machine(), seconds, rounds, services: {} };
+  for (const service of services) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), `kernscope-${service.name}-`));
+    try {
+      const running = await service.start(dir);
+      try {
+        await running.measure(Math.min(seconds, 2)); // warm-up: caches, connection set-up
+        const results = await measureUnderEach(tracers, rounds, () => running.measure(seconds));
+        (report.services as Record<string, unknown>)[service.name] = {
+          workload: service.workload,
+          rows: rows(tracers, results),
+        };
+      } finally {
+        await running.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  if (argv.includes('--json')) {
+    console.log(JSON.stringify(report, null, 2));
+    return;
+  }
+  const m = report.machine as Record<string, string | number>;
+  console.log(`cpu: ${m.cpu} (${m.cores} cores)  kernel: ${m.kernel}  libbpf: ${m.libbpf}  node: ${m.node}`);
+  console.log(`versions: ${versions()}  load before: ${m.load}`);
+  console.log(`${rounds} rounds of ${seconds} s per column, columns alternating; loss: median of per-round losses\n`);
+  for (const [name, result] of Object.entries(report.services as Record<string, { workload: string; rows: Row[] }>)) {
+    console.log(`${name}: ${result.workload}`);
+    printColumns(
+      ['column', 'req/s', 'min..max', 'loss %', 'loss min..max'],
+      result.rows.map((r) => [
+        r.column,
+        r.requestsPerSecond.toFixed(0),
+        `${r.min.toFixed(0)}..${r.max.toFixed(0)}`,
+        r.lossPercent.toFixed(1),
+        `${r.lossMin.toFixed(1)}..${r.lossMax.toFixed(1)}`,
+      ]),
+    );
+    console.log('');
+  }
+}
+
+/** The services' and tools' versions, as each prints it first (nginx -v on stderr). */
+function versions(): string {
+  const first = (file: string, args: string[]): string => {
+    const { stdout, stderr, error } = spawnSync(file, args, { encoding: 'utf8' });
+    return error ? `${file} not found` : `${stdout}${stderr}`.split('\n')[0].trim();
+  };
+  return [
+    first('nginx', ['-v']),
+    first('wrk', ['--version']),
+    first('redis-server', ['--version']),
+    first('bpftrace', ['--version']),
+  ].join('; ');
+}
+
+main().catch((error: unknown) => {
+  console.error(`services: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
