@@ -46,10 +46,12 @@ const tracers: Tracer[] = [
         intervalMs: 20,
       });
       drain.start();
-      return Promise.resolve(() => {
-        drain.stop();
-        object.close();
-        return Promise.resolve();
+      return Promise.resolve({
+        stop() {
+          drain.stop();
+          object.close();
+          return Promise.resolve();
+        },
       });
     },
   },

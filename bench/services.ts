@@ -7,14 +7,15 @@
 // (plain `kernscope run`), and with libbpf-tools syscount and a bpftrace
 // count on raw_syscalls:sys_exit. The tracers are system-wide and unpinned,
 // as deployed: their own CPU time is part of what the service loses. Columns
-// alternate round by round; loss is the median of each round's loss against
-// that round's nothing-attached figure, with the spread.
+// alternate round by round with a nothing-attached measurement between every
+// two; loss is the median of each measurement's loss against the ones around
+// it, with the spread.
 //
 // usage: node dist/bench/services.js [--seconds S] [--rounds N] [--services nginx,redis]
 //                                     [--columns REGEX] [--json]
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,8 +24,8 @@ import { PACKAGE_ROOT, addon } from '../src/native/addon';
 import { BUILTIN_PROBES } from '../src/probes';
 import { machine } from './machine';
 import { printColumns, positiveInt } from './report';
-import type { Tracer } from './tracers';
-import { NOTHING, agent, command, measureUnderEach, median } from './tracers';
+import type { Bracketed, Tracer } from './tracers';
+import { NOTHING, agent, command, measureBracketed, median } from './tracers';
 
 const USAGE =
   'usage: node dist/bench/services.js [--seconds S] [--rounds N] [--services nginx,redis] [--columns REGEX] [--json]';
@@ -92,6 +93,7 @@ const nginx: Service = {
   workload: `nginx-light, 1 worker on CPU ${SERVER_CPU}, 2.7 KiB static file; wrk -t1 -c${CONNECTIONS} on CPU ${CLIENT_CPU}`,
   async start(dir) {
     const port = await freePort();
+    chmodSync(dir, 0o755); // the worker runs as nginx's unprivileged user
     mkdirSync(path.join(dir, 'html'));
     writeFileSync(path.join(dir, 'html', 'page.html'), `<html><body>${'kernscope '.repeat(274)}</body></html>\n`);
     const conf = path.join(dir, 'nginx.conf');
@@ -185,20 +187,22 @@ function noopFloor(name: string, programs: string[]): Tracer {
       for (const program of programs) object.setAutoload(program, true);
       object.load();
       const links = programs.map((program) => object.attach(program, 'tp_btf'));
-      return Promise.resolve(() => {
-        for (const link of links) link.destroy();
-        object.close();
-        return Promise.resolve();
+      return Promise.resolve({
+        stop() {
+          for (const link of links) link.destroy();
+          object.close();
+          return Promise.resolve();
+        },
       });
     },
   };
 }
 
 const TRACERS: Tracer[] = [
-  NOTHING,
   noopFloor('floor: no-op on sys_enter + sys_exit', ['noop_sys_enter', 'noop_sys_exit']),
   noopFloor('floor: no-op on sys_exit', ['noop_sys_exit']),
   ...BUILTIN_PROBES.map((probe) => agent(`kernscope ${probe.name}`, probe.name)),
+  agent('kernscope syscalls, every call timed', 'syscalls', '--syscall-latency-every', '1'),
   agent('kernscope default set (kernscope run)', undefined),
   command('libbpf-tools syscount', '/usr/sbin/syscount', [], /Tracing syscalls/),
   command(
@@ -212,29 +216,36 @@ const TRACERS: Tracer[] = [
 interface Row {
   column: string;
   requestsPerSecond: number;
-  min: number;
-  max: number;
-  /** Median of each round's loss against that round's nothing-attached figure, %. */
+  /** Median of each measurement's loss against the nothing-attached ones around it, %. */
   lossPercent: number;
   lossMin: number;
   lossMax: number;
+  /** The tracer's own process: median % of one CPU while measured (user space and its system calls). */
+  tracerCpuPercent?: number;
 }
 
-function rows(tracers: Tracer[], results: Map<string, number[]>): Row[] {
-  const base = results.get(NOTHING.name)!;
-  return tracers.map((tracer) => {
-    const values = results.get(tracer.name)!;
-    const losses = values.map((v, round) => (1 - v / base[round]) * 100);
+function rowsOf(results: Map<string, Bracketed[]>, seconds: number): Row[] {
+  const baselines = [...results.values()].flat().map((m) => m.baseline);
+  const nothing: Row = {
+    column: NOTHING.name,
+    requestsPerSecond: median(baselines),
+    lossPercent: 0,
+    lossMin: 0,
+    lossMax: 0,
+  };
+  const traced = [...results].map(([column, measurements]): Row => {
+    const losses = measurements.map((m) => (1 - m.value / m.baseline) * 100);
+    const cpu = measurements.flatMap((m) => (m.cpuSeconds === undefined ? [] : [(m.cpuSeconds / seconds) * 100]));
     return {
-      column: tracer.name,
-      requestsPerSecond: median(values),
-      min: Math.min(...values),
-      max: Math.max(...values),
+      column,
+      requestsPerSecond: median(measurements.map((m) => m.value)),
       lossPercent: median(losses),
       lossMin: Math.min(...losses),
       lossMax: Math.max(...losses),
+      tracerCpuPercent: cpu.length ? median(cpu) : undefined,
     };
   });
+  return [nothing, ...traced];
 }
 
 async function main(): Promise<void> {
@@ -252,7 +263,7 @@ async function main(): Promise<void> {
     return service;
   });
   const pattern = new RegExp(value('--columns') ?? '.');
-  const tracers = TRACERS.filter((t) => t === NOTHING || pattern.test(t.name));
+  const tracers = TRACERS.filter((t) => pattern.test(t.name));
   if (os.cpus().length < 2) throw new Error('needs 2 CPUs: one for the server, one for its client');
 
   const report: Record<string, unknown> = { machine: machine(), seconds, rounds, services: {} };
@@ -262,10 +273,10 @@ async function main(): Promise<void> {
       const running = await service.start(dir);
       try {
         await running.measure(Math.min(seconds, 2)); // warm-up: caches, connection set-up
-        const results = await measureUnderEach(tracers, rounds, () => running.measure(seconds));
+        const results = await measureBracketed(tracers, rounds, () => running.measure(seconds));
         (report.services as Record<string, unknown>)[service.name] = {
           workload: service.workload,
-          rows: rows(tracers, results),
+          rows: rowsOf(results, seconds),
         };
       } finally {
         await running.stop();
@@ -282,17 +293,20 @@ async function main(): Promise<void> {
   const m = report.machine as Record<string, string | number>;
   console.log(`cpu: ${m.cpu} (${m.cores} cores)  kernel: ${m.kernel}  libbpf: ${m.libbpf}  node: ${m.node}`);
   console.log(`versions: ${versions()}  load before: ${m.load}`);
-  console.log(`${rounds} rounds of ${seconds} s per column, columns alternating; loss: median of per-round losses\n`);
+  console.log(
+    `${rounds} rounds of ${seconds} s per column, nothing attached between every two columns; loss: median of\n` +
+      'each measurement against the nothing-attached ones around it; tracer CPU: its own process, % of one CPU\n',
+  );
   for (const [name, result] of Object.entries(report.services as Record<string, { workload: string; rows: Row[] }>)) {
     console.log(`${name}: ${result.workload}`);
     printColumns(
-      ['column', 'req/s', 'min..max', 'loss %', 'loss min..max'],
+      ['column', 'req/s', 'loss %', 'loss min..max', 'tracer CPU %'],
       result.rows.map((r) => [
         r.column,
         r.requestsPerSecond.toFixed(0),
-        `${r.min.toFixed(0)}..${r.max.toFixed(0)}`,
         r.lossPercent.toFixed(1),
         `${r.lossMin.toFixed(1)}..${r.lossMax.toFixed(1)}`,
+        r.tracerCpuPercent === undefined ? '' : r.tracerCpuPercent.toFixed(2),
       ]),
     );
     console.log('');

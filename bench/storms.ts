@@ -122,8 +122,7 @@ async function attachable(storm: Storm): Promise<{ tracers: Tracer[]; unavailabl
   const unavailable: StormResult['unavailable'] = [];
   for (const tracer of storm.tracers) {
     try {
-      const stop = await tracer.start();
-      await stop();
+      await (await tracer.start()).stop();
       tracers.push(tracer);
     } catch (error) {
       if (tracer === NOTHING || tracer.name === storm.kernscope) throw error;

@@ -5,19 +5,30 @@
 // under each in turn.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { PACKAGE_ROOT } from '../src/native/addon';
 
 const CLI = path.join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
 
-export interface Tracer {
-  name: string;
-  /** Starts tracing; resolves once it is attached. Returns how to stop it. */
-  start(): Promise<() => Promise<void>>;
+/** A tracer while it runs. */
+export interface Running {
+  stop(): Promise<void>;
+  /** Its process, when it runs in one of its own (its CPU time is then measurable). */
+  pid?: number;
 }
 
-export const NOTHING: Tracer = { name: 'nothing attached', start: () => Promise.resolve(() => Promise.resolve()) };
+export interface Tracer {
+  name: string;
+  /** Starts tracing; resolves once it is attached. */
+  start(): Promise<Running>;
+}
+
+export const NOTHING: Tracer = {
+  name: 'nothing attached',
+  start: () => Promise.resolve({ stop: () => Promise.resolve() }),
+};
 
 function waitForOutput(child: ChildProcessWithoutNullStreams, pattern: RegExp, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -77,7 +88,7 @@ export function command(name: string, file: string, args: string[], attached: Re
         await stop(); // never leave a tracer attached behind a failed run
         throw error;
       }
-      return stop;
+      return { stop, pid: child.pid };
     },
   };
 }
@@ -107,12 +118,62 @@ export async function measureUnderEach(
   for (let trial = 0; trial < trials; trial++) {
     for (const tracer of tracers) {
       process.stderr.write(`trial ${trial + 1}/${trials}: ${tracer.name}\n`);
-      const stop = await tracer.start();
+      const running = await tracer.start();
       try {
         results.get(tracer.name)!.push(await measure());
       } finally {
-        await stop();
+        await running.stop();
       }
+    }
+  }
+  return results;
+}
+
+/** user + system CPU seconds of a process so far, all its threads (/proc/PID/stat, at 100 ticks a second). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // Fields 14 and 15 of the file (utime, stime), counted after the command name's closing parenthesis.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** One measurement under a tracer and the nothing-attached ones around it. */
+export interface Bracketed {
+  value: number;
+  /** The mean of the nothing-attached measurements just before and just after. */
+  baseline: number;
+  /** The tracer's own CPU time during the measurement, when it runs in a process of its own. */
+  cpuSeconds?: number;
+}
+
+/**
+ * `measure` under each tracer in turn, `rounds` times, with a nothing-attached
+ * measurement between every two tracers: each figure is compared with the
+ * baseline around it, seconds away, not with one a whole round away. A
+ * drifting shared machine moves both sides of each comparison alike.
+ */
+export async function measureBracketed(
+  tracers: Tracer[],
+  rounds: number,
+  measure: () => Promise<number>,
+): Promise<Map<string, Bracketed[]>> {
+  const results = new Map<string, Bracketed[]>(tracers.map((t) => [t.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    let before = await measure();
+    for (const tracer of tracers) {
+      process.stderr.write(`round ${round + 1}/${rounds}: ${tracer.name}\n`);
+      const running = await tracer.start();
+      let value: number;
+      let cpu: number | undefined;
+      try {
+        const cpuBefore = running.pid === undefined ? undefined : cpuSeconds(running.pid);
+        value = await measure();
+        if (cpuBefore !== undefined) cpu = cpuSeconds(running.pid!) - cpuBefore;
+      } finally {
+        await running.stop();
+      }
+      const after = await measure();
+      results.get(tracer.name)!.push({ value, baseline: (before + after) / 2, cpuSeconds: cpu });
+      before = after;
     }
   }
   return results;

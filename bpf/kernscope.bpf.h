@@ -79,12 +79,15 @@ static __always_inline bool ks_comm_differs(void)
  */
 static __always_inline bool ks_skip_current(void)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	/* Inside the test, so that without a pid filter the verifier drops the helper call too. */
+	if (targ_tgid || targ_skip_tgid) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (targ_tgid && tgid != targ_tgid)
-		return true;
-	if (targ_skip_tgid && tgid == targ_skip_tgid)
-		return true;
+		if (targ_tgid && tgid != targ_tgid)
+			return true;
+		if (targ_skip_tgid && tgid == targ_skip_tgid)
+			return true;
+	}
 	if (targ_cgroup_id &&
 	    bpf_get_current_ancestor_cgroup_id(targ_cgroup_level) != targ_cgroup_id)
 		return true;

@@ -70,6 +70,39 @@ struct {
 	__type(value, struct syscall_error_stats);
 } syscall_errors SEC(".maps");
 
+/*
+ * Latency is measured on 1 in targ_latency_every calls per CPU (1: every
+ * call); counts and errors stay exact. An unsampled call costs sys_enter a
+ * per-CPU countdown and sys_exit a start lookup that finds nothing, instead
+ * of two clock reads and a start record written and cleared (bench/README.md).
+ */
+const volatile __u32 targ_latency_every = 1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} latency_countdown SEC(".maps");
+
+/* Whether this call is one whose latency is measured. */
+static __always_inline bool sampled(void)
+{
+	__u32 zero = 0, *left;
+
+	if (targ_latency_every <= 1)
+		return true; /* a load-time constant: the verifier drops the rest */
+	left = bpf_map_lookup_elem(&latency_countdown, &zero);
+	if (!left)
+		return false;
+	if (*left) {
+		*left -= 1; /* per-CPU, and sys_enter does not nest on a CPU: no atomic needed */
+		return false;
+	}
+	*left = targ_latency_every - 1;
+	return true;
+}
+
 /* Where the current thread's start record lives; NULL if it has none (and cannot get one). */
 static __always_inline struct syscall_start *task_start(bool create)
 {
@@ -81,7 +114,7 @@ static __always_inline int on_enter(long id, bool in_task_storage)
 {
 	struct syscall_start *start;
 
-	if (id < 0 || ks_skip_current())
+	if (id < 0 || ks_skip_current() || !sampled())
 		return 0;
 	if (in_task_storage) {
 		start = task_start(true);
@@ -96,12 +129,12 @@ static __always_inline int on_enter(long id, bool in_task_storage)
 		struct syscall_start fresh = {.id = id, .ts_ns = bpf_ktime_get_ns()};
 
 		if (bpf_map_update_elem(&syscall_starts, &tid, &fresh, BPF_ANY))
-			ks_count_drop(); /* table full: this call goes uncounted */
+			ks_count_drop(); /* table full: this call goes unmeasured */
 	}
 	return 0;
 }
 
-/* Counts a finished syscall; its latency too unless `timed` is false. */
+/* Counts a finished syscall, and its latency when it was measured (`timed`). */
 static __always_inline void count_exit(__u32 id, __u64 delta, long ret, bool timed)
 {
 	static const struct syscall_stats zero_stats;
@@ -154,23 +187,30 @@ static __always_inline void trace_exit(__u32 id, __u64 delta, long ret)
 	ks_submit(rec);
 }
 
-static __always_inline int on_exit(long ret, bool in_task_storage)
+/*
+ * Every call is counted here (its number from the exit hook); its latency is
+ * measured when sys_enter sampled it and this thread's start record says so.
+ */
+static __always_inline int on_exit(long id, long ret, bool in_task_storage)
 {
 	struct syscall_start *start;
 	__u64 started, delta;
-	__u32 id, tid = 0;
+	__u32 tid = 0;
 
+	if (id < 0 || ks_skip_current())
+		return 0;
 	if (in_task_storage) {
 		start = task_start(false);
 	} else {
 		tid = (__u32)bpf_get_current_pid_tgid();
 		start = bpf_map_lookup_elem(&syscall_starts, &tid);
 	}
-	/* No start: the call began before we attached, or was filtered out. */
-	if (!start || !start->ts_ns)
+	/* No start: not sampled, began before we attached, or a start of another call left over. */
+	if (!start || !start->ts_ns || start->id != id) {
+		count_exit(id, 0, ret, false);
 		return 0;
+	}
 	started = start->ts_ns;
-	id = start->id;
 	if (in_task_storage)
 		start->ts_ns = 0;
 	else
@@ -187,6 +227,16 @@ static __always_inline int on_exit(long ret, bool in_task_storage)
 	return 0;
 }
 
+/*
+ * The syscall number at sys_exit, from the saved registers: tp_btf reads them
+ * directly (a trusted pointer); raw_tp needs a probe read.
+ */
+#if defined(__TARGET_ARCH_arm64)
+#define KS_SYSCALL_NR syscallno
+#else
+#define KS_SYSCALL_NR orig_ax
+#endif
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(syscalls_enter_tp_btf, struct pt_regs *regs, long id)
 {
@@ -196,7 +246,7 @@ int BPF_PROG(syscalls_enter_tp_btf, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(syscalls_exit_tp_btf, struct pt_regs *regs, long ret)
 {
-	return on_exit(ret, true);
+	return on_exit(regs->KS_SYSCALL_NR, ret, true);
 }
 
 SEC("raw_tp/sys_enter")
@@ -208,7 +258,7 @@ int BPF_PROG(syscalls_enter_raw_tp, struct pt_regs *regs, long id)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(syscalls_exit_raw_tp, struct pt_regs *regs, long ret)
 {
-	return on_exit(ret, false);
+	return on_exit(BPF_CORE_READ(regs, KS_SYSCALL_NR), ret, false);
 }
 
 SEC("tracepoint/raw_syscalls/sys_enter")
@@ -220,20 +270,10 @@ int syscalls_enter_tracepoint(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/raw_syscalls/sys_exit")
 int syscalls_exit_tracepoint(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_exit(ctx->ret, false);
+	return on_exit(ctx->id, ctx->ret, false);
 }
 
-/*
- * Counting only (syscall_counts): the syscall number from the saved
- * registers. tp_btf reads them directly (a trusted pointer); raw_tp needs a
- * probe read.
- */
-#if defined(__TARGET_ARCH_arm64)
-#define KS_SYSCALL_NR syscallno
-#else
-#define KS_SYSCALL_NR orig_ax
-#endif
-
+/* Counting only (syscall_counts): no sys_enter program, no start records. */
 static __always_inline int count_only(long id, long ret)
 {
 	if (id < 0 || ks_skip_current())

@@ -8,5 +8,5 @@ export { PrometheusExporter } from './export/PrometheusExporter';
 export { HttpServer } from './export/HttpServer';
 export { ProbeLoader, ProbeLoadError } from './load/ProbeLoader';
 export { BpfError, addon } from './native/addon';
-export { BUILTIN_PROBES, findProbe } from './probes';
+export { BUILTIN_PROBES, DEFAULT_PROBES, findProbe } from './probes';
 export type { ProbeDefinition } from './probes/ProbeDefinition';

@@ -69,6 +69,7 @@ export class Agent {
           comm: probe.comm,
           netns: this.options.netns === undefined ? undefined : resolveNetns(this.options.netns),
           attribution: this.attribution !== undefined,
+          latencyEvery: this.options.syscallLatencyEvery,
         };
         this.startProbe(loader, withOptionalLabels(findProbe(name)!, probe.labels), settings, probe);
       }

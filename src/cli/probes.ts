@@ -7,8 +7,8 @@ import { ensureTracefs } from '../kernel/tracefs';
 import { ProbeLoader, ProbeLoadError, describeVariant } from '../load/ProbeLoader';
 import type { VariantRejection } from '../load/ProbeLoader';
 import { addon } from '../native/addon';
-import { BUILTIN_PROBES } from '../probes';
-import type { AttachVariant } from '../probes/ProbeDefinition';
+import { BUILTIN_PROBES, DEFAULT_PROBES } from '../probes';
+import type { AttachVariant, ProbeCost } from '../probes/ProbeDefinition';
 import { UsageError } from './UsageError';
 import { missingBpfPrivileges } from '../kernel/privileges';
 import { remedyFor } from '../kernel/remedies';
@@ -17,16 +17,28 @@ export const PROBES_HELP = `Usage: kernscope probes [--json]
 
 Lists the built-in probes and, for each, the attach variant this kernel would
 use, or why none works, and for each variant it cannot use the reason and a
-one-line fix. Loads and attaches each probe briefly (needs root).
+one-line fix; and its cost class: what its programs run on (per-event,
+per-switch, per-syscall) and whether \`kernscope run\` runs it by default.
+Loads and attaches each probe briefly (needs root).
 
 Examples:
   kernscope probes                     what this kernel supports
   kernscope probes --json | jq '.probes[] | select(.supported | not)'
 `;
 
+/** How each cost class reads in the listing (measured figures: README, "What each probe costs"). */
+const COST_TEXT: Record<ProbeCost, string> = {
+  'per-event': 'per event (a few per request at most)',
+  'per-switch': 'per context switch',
+  'per-syscall': 'per system call of every task (the costliest)',
+};
+
 interface ProbeReport {
   probe: string;
   summary: string;
+  cost: ProbeCost;
+  /** In the set `kernscope run` runs without --probes. */
+  default: boolean;
   supported: boolean;
   attach: (AttachVariant & { point: string })[];
   rejected: { point: string; kind: string; reason: string; fix?: string }[];
@@ -42,7 +54,12 @@ export function probeReports(): { features: ReturnType<typeof addon.kernelFeatur
   const features = addon.kernelFeatures();
   const loader = new ProbeLoader(features);
   const probes = BUILTIN_PROBES.map((definition): ProbeReport => {
-    const base = { probe: definition.name, summary: definition.summary };
+    const base = {
+      probe: definition.name,
+      summary: definition.summary,
+      cost: definition.cost,
+      default: DEFAULT_PROBES.includes(definition.name),
+    };
     try {
       const loaded = loader.load(definition, { ringBytes: 4096, wakeupBytes: 4096 });
       loaded.object.close();
@@ -93,7 +110,9 @@ export function probesCommand(argv: string[]): number {
   const width = Math.max(...report.probes.map((p) => p.probe.length)) + 1;
   for (const p of report.probes) {
     const status = p.supported ? p.attach.map(describeVariant).join(', ') : 'UNSUPPORTED';
-    process.stdout.write(`${p.probe.padEnd(width)} ${status}\n    ${p.summary}\n`);
+    process.stdout.write(
+      `${p.probe.padEnd(width)} ${status}\n    ${p.summary}\n    cost: ${COST_TEXT[p.cost]}; ${p.default ? 'in' : 'not in'} the default set\n`,
+    );
     // One line per kind and reason, with the attach points it concerns.
     const skipped = new Map<string, { points: string[]; fix?: string }>();
     for (const r of p.rejected) {

@@ -30,7 +30,8 @@ Options:
   --check-config           validate the settings, print a summary, exit 0 (no root needed)
   --listen ADDR            HTTP address (default ${DEFAULT_OPTIONS.listen}; e.g. 127.0.0.1:9478)
   --web-config FILE        TLS and basic auth for it: a Prometheus exporter-toolkit web config file
-  --probes LIST            comma-separated probes (default: all; see kernscope probes)
+  --probes LIST            comma-separated probes (default: all but the per-syscall ones,
+                           syscalls and syscall_counts; see kernscope probes)
   --strict                 exit non-zero when any probe cannot attach
   --pid TGID               only events of this process
   --cgroup PATH            only events of this cgroup v2 directory and below
@@ -39,6 +40,8 @@ Options:
   --ring-bytes N           ring buffer bytes per probe (default ${DEFAULT_OPTIONS.ringBytes})
   --wakeup-bytes N         wake the reader once N bytes wait (default ${DEFAULT_OPTIONS.wakeupBytes})
   --drain-interval-ms N    timed drain period, the latency bound (default ${DEFAULT_OPTIONS.drainIntervalMs})
+  --syscall-latency-every N  syscalls: measure the latency of 1 in N calls per CPU, 1: every
+                           call (default ${DEFAULT_OPTIONS.syscallLatencyEvery}); counts and errors are always exact
   --max-series N           series per metric before __overflow__ (default ${DEFAULT_OPTIONS.maxSeriesPerMetric})
   --series-ttl DURATION    drop series unchanged this long; 0: never (default ${formatDuration(DEFAULT_OPTIONS.seriesTtlMs)})
   --bpf-stats              export BPF program run counts and time (BPF_ENABLE_STATS)
@@ -57,7 +60,8 @@ Precedence: config file < KERNSCOPE_* environment variables < flags
 (KERNSCOPE_LISTEN, KERNSCOPE_MAX_SERIES, ...: the flag's name in capitals).
 
 Examples:
-  kernscope run                                    every probe, /metrics on :9478
+  kernscope run                                    the default probes, /metrics on :9478
+  kernscope run --probes process,syscalls,tcp      add per-syscall counts and latency
   kernscope run --probes tcp,runqueue --listen 127.0.0.1:9478
   kernscope run --config /etc/kernscope.yaml --check-config
   kernscope run --otlp-endpoint http://otel-collector:4317 --node-name $(hostname)
@@ -93,6 +97,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
         'ring-bytes': { type: 'string' },
         'wakeup-bytes': { type: 'string' },
         'drain-interval-ms': { type: 'string' },
+        'syscall-latency-every': { type: 'string' },
         'max-series': { type: 'string' },
         'series-ttl': { type: 'string' },
         'bpf-stats': { type: 'boolean' },

@@ -7,7 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import { parseCapability } from '../kernel/capabilities';
 import { resolveCgroup } from '../kernel/cgroup';
 import { resolveNetns } from '../kernel/netns';
-import { findProbe, BUILTIN_PROBES } from '../probes';
+import { findProbe, BUILTIN_PROBES, DEFAULT_PROBES } from '../probes';
 import type { LogLevel } from '../log';
 import type { EffectiveProbeOptions, ProbeOptions } from './probeOptions';
 import { COMM_ACCEPTED, bucketProblem, histogramsOf, isComm, optionalLabelsOf } from './probeOptions';
@@ -33,6 +33,8 @@ export interface AgentOptions {
   wakeupBytes: number;
   /** Timed drain period: the latency bound when traffic is light. */
   drainIntervalMs: number;
+  /** The syscalls probe measures the latency of 1 in this many calls per CPU (1: every call); counts stay exact. */
+  syscallLatencyEvery: number;
   /** Series per metric before new label sets fold into `__overflow__`. */
   maxSeriesPerMetric: number;
   /** A series whose value did not change for this long is dropped from the export; 0: never. */
@@ -60,11 +62,12 @@ export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'
 
 export const DEFAULT_OPTIONS: AgentOptions = {
   listen: ':9478',
-  probes: BUILTIN_PROBES.map((p) => p.name),
+  probes: [...DEFAULT_PROBES],
   strict: false,
   ringBytes: 4 * 1024 * 1024,
   wakeupBytes: 1024 * 1024,
   drainIntervalMs: 20,
+  syscallLatencyEvery: 16,
   maxSeriesPerMetric: 2000,
   seriesTtlMs: 10 * 60 * 1000,
   bpfStats: false,
@@ -296,6 +299,15 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'integer',
     accepted: 'an integer from 1 to 10000',
     check: (value) => ok(isInteger(value) && value >= 1 && value <= 10000),
+  },
+  {
+    key: 'syscallLatencyEvery',
+    file: 'syscall_latency_every',
+    env: 'KERNSCOPE_SYSCALL_LATENCY_EVERY',
+    flag: '--syscall-latency-every',
+    kind: 'integer',
+    accepted: 'an integer from 1 (every call) to 65536',
+    check: (value) => ok(isInteger(value) && value >= 1 && value <= 65536),
   },
   {
     key: 'maxSeriesPerMetric',

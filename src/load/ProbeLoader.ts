@@ -25,6 +25,8 @@ export interface LoadSettings {
   netns?: number;
   /** Key maps by cgroup, for namespace/pod/container labels (probes with `cgroupKeys`). */
   attribution?: boolean;
+  /** Measure latency on 1 in this many events per CPU (probes with `latencySampling`); unset: every event. */
+  latencyEvery?: number;
   /**
    * `kernscope trace`: send the probe's trace records, of events at least
    * `minLatencyNs` slow where measured, none of process `skipTgid` (the tracer).
@@ -226,6 +228,9 @@ export class ProbeLoader {
     if (settings.comm) object.setConstant('targ_comm', commBytes(settings.comm));
     if (settings.netns !== undefined && definition.netnsFilter) object.setConstant('targ_netns', u32(settings.netns));
     if (settings.attribution && definition.cgroupKeys) object.setConstant('targ_attribute', Uint8Array.of(1));
+    if (settings.latencyEvery !== undefined && definition.latencySampling) {
+      object.setConstant('targ_latency_every', u32(settings.latencyEvery));
+    }
     if (!settings.trace) for (const map of definition.traceMaps ?? []) object.setMaxEntries(map, 1);
     if (settings.trace) {
       object.setConstant('targ_trace', Uint8Array.of(1));

@@ -117,9 +117,22 @@ export interface TraceDefinition {
   columns: TraceColumn[];
 }
 
+/**
+ * What a probe's programs run on: what its cost to a busy service grows with
+ * (measured per probe by bench/services.ts, published in README).
+ * - `per-event`: events a service makes few of per request (execs, forks,
+ *   exits, TCP state changes and retransmits, block I/O requests, OOM kills);
+ * - `per-switch`: every context switch and wakeup;
+ * - `per-syscall`: every system call of every task; any program there also
+ *   puts every task's system calls on the kernel's slow path. Not in the
+ *   default set.
+ */
+export type ProbeCost = 'per-event' | 'per-switch' | 'per-syscall';
+
 export interface ProbeDefinition {
   name: string;
   summary: string;
+  cost: ProbeCost;
   /** File in dist/bpf/. */
   object: string;
   /**
@@ -147,6 +160,8 @@ export interface ProbeDefinition {
   netnsFilter?: boolean;
   /** The object has `targ_attribute`: set, its maps key by cgroup (see `cgroupField`). */
   cgroupKeys?: boolean;
+  /** The object has `targ_latency_every`: its latency histogram may be measured on a sample of events. */
+  latencySampling?: boolean;
   /** Events for `kernscope trace`. */
   trace?: TraceDefinition;
   /** Maps only trace records use: shrunk to one entry unless tracing (the agent never fills them). */

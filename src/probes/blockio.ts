@@ -24,6 +24,7 @@ const labels = { device: { field: 'dev', format: blockDeviceName }, op: { field:
 export const blockioProbe: ProbeDefinition = {
   name: 'blockio',
   summary: 'block I/O latency and bytes, by disk and operation (aggregated in the kernel)',
+  cost: 'per-event',
   object: 'blockio.bpf.o',
   cgroupKeys: true,
   traceMaps: ['blockio_issuers'],

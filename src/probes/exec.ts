@@ -8,6 +8,7 @@ import type { ProbeDefinition } from './ProbeDefinition';
 export const execProbe = {
   name: 'exec',
   summary: 'successful execve() calls, by command name',
+  cost: 'per-event',
   object: 'process.bpf.o',
   subsetOf: 'process',
   record: { struct: 'exec_record', type: 'KS_RECORD_EXEC', version: 1 },

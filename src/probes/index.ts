@@ -20,6 +20,15 @@ export const BUILTIN_PROBES: readonly ProbeDefinition[] = [
   tcpProbe,
 ];
 
+/**
+ * What `kernscope run` runs unless told otherwise: every probe but the
+ * per-syscall ones, which cost a syscall-heavy service more than an always-on
+ * agent may (README, "What each probe costs").
+ */
+export const DEFAULT_PROBES: readonly string[] = BUILTIN_PROBES.filter((p) => p.cost !== 'per-syscall').map(
+  (p) => p.name,
+);
+
 export function findProbe(name: string): ProbeDefinition | undefined {
   return BUILTIN_PROBES.find((probe) => probe.name === name);
 }

@@ -13,6 +13,7 @@ import type { ProbeDefinition } from './ProbeDefinition';
 export const oomProbe = {
   name: 'oom',
   summary: 'OOM kills, one record per victim process (comm, cgroup, memory cgroup)',
+  cost: 'per-event',
   object: 'oom.bpf.o',
   record: { struct: 'oom_record', type: 'KS_RECORD_OOM', version: 1 },
   trace: {

@@ -18,6 +18,7 @@ export function exitReasonName(reason: number): string {
 export const processProbe: ProbeDefinition = {
   name: 'process',
   summary: 'process execs (by command name), forks and exits (normal or by signal)',
+  cost: 'per-event',
   object: execProbe.object,
   record: execProbe.record,
   trace: execProbe.trace,

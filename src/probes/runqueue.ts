@@ -15,6 +15,7 @@ export const RUNQUEUE_LATENCY_BOUNDS = Array.from({ length: 21 }, (_, i) => 2 **
 export const runqueueProbe: ProbeDefinition = {
   name: 'runqueue',
   summary: 'run-queue latency: time runnable tasks wait for a CPU (aggregated in the kernel)',
+  cost: 'per-switch',
   object: 'runqueue.bpf.o',
   trace: {
     record: { struct: 'runqueue_trace_record', type: 'KS_RECORD_RUNQUEUE', version: 1 },

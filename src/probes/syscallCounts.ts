@@ -10,6 +10,7 @@ import { syscallsProbe } from './syscalls';
 export const syscallCountsProbe: ProbeDefinition = {
   name: 'syscall_counts',
   summary: 'syscall counts and errors, by syscall, without latency (half the cost of syscalls)',
+  cost: 'per-syscall',
   object: syscallsProbe.object,
   subsetOf: syscallsProbe.name,
   skipMaps: ['syscall_starts', 'syscall_task_starts', 'syscall_stats'],

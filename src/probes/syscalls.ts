@@ -19,6 +19,7 @@ function errnoOf(ret: number): string {
 export const syscallsProbe: ProbeDefinition = {
   name: 'syscalls',
   summary: 'syscall counts, latency and errors, by syscall (aggregated in the kernel)',
+  cost: 'per-syscall',
   object: 'syscalls.bpf.o',
   trace: {
     record: { struct: 'syscall_trace_record', type: 'KS_RECORD_SYSCALL', version: 1 },
@@ -35,6 +36,7 @@ export const syscallsProbe: ProbeDefinition = {
   // storage, the older kinds in a hash keyed by thread id.
   sameKindAtEveryPoint: true,
   cgroupKeys: true,
+  latencySampling: true,
   attach: (['enter', 'exit'] as const).map((phase) => ({
     name: `sys_${phase}`,
     variants: [
@@ -64,7 +66,9 @@ export const syscallsProbe: ProbeDefinition = {
     {
       type: 'histogram',
       name: 'kernscope_syscall_duration_seconds',
-      help: 'Syscall latency (sys_enter to sys_exit), by syscall name; buckets are in-kernel log2 slot edges.',
+      help:
+        'Syscall latency (sys_enter to sys_exit) of the sampled calls, 1 in --syscall-latency-every per CPU ' +
+        '(kernscope_syscalls_total counts every call), by syscall name; buckets are in-kernel log2 slot edges.',
       map: 'syscall_stats',
       key: 'syscall_key',
       value: 'syscall_stats',

@@ -74,6 +74,7 @@ const totals = {
 export const tcpProbe: ProbeDefinition = {
   name: 'tcp',
   summary: 'TCP connections, connect latency and failures, retransmits, resets (aggregated in the kernel)',
+  cost: 'per-event',
   object: 'tcp.bpf.o',
   traceMaps: ['connect_owners'],
   trace: {

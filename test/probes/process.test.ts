@@ -284,11 +284,12 @@ void t.test('options: exec is dropped when process is selected too', (t) => {
   t.same(options(['syscall_counts', 'syscalls']).probes, ['syscalls'], 'syscall_counts dropped likewise');
   t.same(options(['process', 'process']).probes, ['process'], 'a repeated name runs once');
   const defaults = options(DEFAULT_OPTIONS.probes).probes;
-  t.notOk(defaults.includes('exec'), 'the default (every probe) runs process, not exec as well');
+  t.notOk(defaults.includes('exec'), 'the default set runs process, not exec as well');
   t.same(
     defaults,
-    BUILTIN_PROBES.filter((p) => !p.subsetOf).map((p) => p.name),
-    'every other probe stays, in order',
+    BUILTIN_PROBES.filter((p) => !p.subsetOf && p.cost !== 'per-syscall').map((p) => p.name),
+    'every other probe but the per-syscall ones, in order',
   );
+  t.same(defaults, ['process', 'blockio', 'runqueue', 'oom', 'tcp'], 'the default set, by name');
   t.end();
 });
