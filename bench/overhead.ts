@@ -8,7 +8,7 @@
 // as kernscope) and with bpftrace counting syscalls. All tracers are
 // system-wide, as their defaults are. Scenarios alternate, median of trials.
 //
-// usage: node dist/bench/overhead.js [--seconds S] [--trials N] [--json]
+// usage: node dist/bench/overhead.js [--seconds S] [--trials N] [--tracers REGEX] [--json]
 import { execFileSync, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,15 +19,18 @@ import { RingDrain } from '../src/drain/RingDrain';
 import { PACKAGE_ROOT, addon } from '../src/native/addon';
 import { execProbe } from '../src/probes/exec';
 import type { Tracer } from './tracers';
-import { NOTHING, agent, command, measureUnderEach, median } from './tracers';
+import { NOTHING, agent, command, measureUnderEach, median, noopFloor } from './tracers';
 
 const LOOP = path.join(PACKAGE_ROOT, 'dist', 'bench', 'syscall_loop');
 const LOADGEN = path.join(PACKAGE_ROOT, 'dist', 'bpf', 'loadgen.bpf.o');
 
 const tracers: Tracer[] = [
   NOTHING,
+  noopFloor('floor: no-op on sys_enter + sys_exit', ['noop_sys_enter', 'noop_sys_exit']),
+  noopFloor('floor: no-op on sys_exit', ['noop_sys_exit']),
   agent('kernscope syscalls probe (agent)', 'syscalls'),
   agent('kernscope syscalls, attribution off', 'syscalls', '--attribution', 'false'),
+  agent('kernscope syscalls, every call timed', 'syscalls', '--syscall-latency-every', '1'),
   agent('kernscope syscall_counts probe (agent)', 'syscall_counts'),
   agent('kernscope syscall_counts, attribution off', 'syscall_counts', '--attribution', 'false'),
   {
@@ -103,9 +106,11 @@ async function main(): Promise<void> {
   };
   const seconds = option('--seconds', 2);
   const trials = option('--trials', 3);
-  const results = await measureUnderEach(tracers, trials, () => loop(seconds));
+  const only = new RegExp(argv[argv.indexOf('--tracers') + 1] ?? '.');
+  const chosen = argv.includes('--tracers') ? tracers.filter((t) => t === NOTHING || only.test(t.name)) : tracers;
+  const results = await measureUnderEach(chosen, trials, () => loop(seconds));
   const base = median(results.get(NOTHING.name)!);
-  const rows = tracers.map((t) => {
+  const rows = chosen.map((t) => {
     const ns = median(results.get(t.name)!);
     return { tracer: t.name, nsPerCall: ns, addedNs: ns - base };
   });
@@ -122,6 +127,7 @@ async function main(): Promise<void> {
       `${row.tracer.padEnd(42)} ${row.nsPerCall.toFixed(1).padStart(8)} ${row.addedNs.toFixed(1).padStart(9)}`,
     );
   }
+  if (chosen !== tracers) return; // the ratios need every column
   const added = (name: string): number => rows.find((r) => r.tracer === name)!.addedNs;
   const ratio = (ours: string, theirs: string): string => (added(ours) / added(theirs)).toFixed(2);
   const syscalls = 'kernscope syscalls probe (agent)';

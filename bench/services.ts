@@ -20,16 +20,14 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
-import { PACKAGE_ROOT, addon } from '../src/native/addon';
 import { BUILTIN_PROBES } from '../src/probes';
 import { machine } from './machine';
 import { printColumns, positiveInt } from './report';
 import type { Bracketed, Tracer } from './tracers';
-import { NOTHING, agent, command, measureBracketed, median } from './tracers';
+import { NOTHING, agent, command, measureBracketed, median, noopFloor } from './tracers';
 
 const USAGE =
   'usage: node dist/bench/services.js [--seconds S] [--rounds N] [--services nginx,redis] [--columns REGEX] [--json]';
-const NOOP_OBJECT = path.join(PACKAGE_ROOT, 'dist', 'bpf', 'noop.bpf.o');
 const SERVER_CPU = '0';
 const CLIENT_CPU = '1';
 const CONNECTIONS = 32;
@@ -178,26 +176,6 @@ const redis: Service = {
   },
 };
 
-/** No-op programs on the syscall tracepoints, loaded in this process. */
-function noopFloor(name: string, programs: string[]): Tracer {
-  return {
-    name,
-    start() {
-      const object = new addon.BpfObject(NOOP_OBJECT, 'noop');
-      for (const program of programs) object.setAutoload(program, true);
-      object.load();
-      const links = programs.map((program) => object.attach(program, 'tp_btf'));
-      return Promise.resolve({
-        stop() {
-          for (const link of links) link.destroy();
-          object.close();
-          return Promise.resolve();
-        },
-      });
-    },
-  };
-}
-
 const TRACERS: Tracer[] = [
   noopFloor('floor: no-op on sys_enter + sys_exit', ['noop_sys_enter', 'noop_sys_exit']),
   noopFloor('floor: no-op on sys_exit', ['noop_sys_exit']),
@@ -254,8 +232,8 @@ async function main(): Promise<void> {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const seconds = positiveInt('--seconds', value('--seconds') ?? '5', USAGE);
-  const rounds = positiveInt('--rounds', value('--rounds') ?? '5', USAGE);
+  const seconds = positiveInt('--seconds', value('--seconds') ?? '3', USAGE);
+  const rounds = positiveInt('--rounds', value('--rounds') ?? '7', USAGE);
   const names = (value('--services') ?? 'nginx,redis').split(',');
   const services = names.map((name) => {
     const service = [nginx, redis].find((s) => s.name === name);

@@ -8,9 +8,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { PACKAGE_ROOT } from '../src/native/addon';
+import { PACKAGE_ROOT, addon } from '../src/native/addon';
 
 const CLI = path.join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
+const NOOP_OBJECT = path.join(PACKAGE_ROOT, 'dist', 'bpf', 'noop.bpf.o');
 
 /** A tracer while it runs. */
 export interface Running {
@@ -98,6 +99,29 @@ export function agent(name: string, probes: string | undefined, ...args: string[
   const selection = probes === undefined ? [] : ['--probes', probes];
   const argv = [CLI, 'run', ...selection, '--listen', '127.0.0.1:0', ...args];
   return command(name, process.execPath, argv, /kernscope running/);
+}
+
+/**
+ * No-op programs on the syscall tracepoints (bpf/noop.bpf.c), loaded in this
+ * process: the floor of any per-syscall probe.
+ */
+export function noopFloor(name: string, programs: string[]): Tracer {
+  return {
+    name,
+    start() {
+      const object = new addon.BpfObject(NOOP_OBJECT, 'noop');
+      for (const program of programs) object.setAutoload(program, true);
+      object.load();
+      const links = programs.map((program) => object.attach(program, 'tp_btf'));
+      return Promise.resolve({
+        stop() {
+          for (const link of links) link.destroy();
+          object.close();
+          return Promise.resolve();
+        },
+      });
+    },
+  };
 }
 
 export function median(values: number[]): number {

@@ -120,7 +120,7 @@ export function parseStatsOptions(argv: string[]): StatsInvocation | 'help' {
   };
 }
 
-/** The agent's settings for `stats`: one probe, attribution off, every log2 slot its own bucket. */
+/** The agent's settings for `stats`: one probe, attribution off, every call timed, every log2 slot its own bucket. */
 function agentOptions({ definition, filter }: StatsInvocation): AgentOptions {
   return {
     ...DEFAULT_OPTIONS,
@@ -128,6 +128,7 @@ function agentOptions({ definition, filter }: StatsInvocation): AgentOptions {
     probes: [definition.name],
     strict: true,
     attribution: false,
+    syscallLatencyEvery: 1,
     seriesTtlMs: 0,
     probeOptions: {
       [definition.name]: {

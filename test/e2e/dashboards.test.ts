@@ -11,6 +11,8 @@ import path from 'node:path';
 
 import t from 'tap';
 
+import { BUILTIN_PROBES } from '../../src/probes';
+
 import { AgentProcess } from '../helpers/agent';
 import { createCgroup, execsIn, nestedCgroup, podSlice } from '../helpers/cgroup';
 import { checkDashboardTypes } from '../helpers/dashboardSchema';
@@ -139,11 +141,13 @@ void t.test('every panel and variable query returns data from Prometheus scrapin
   const api = await KubeApi.start(t);
   api.put({ uid: POD.uid, namespace: POD.namespace, name: POD.name, node: NODE, containers: { app: POD.id } });
 
-  // Unfiltered, as the dashboards expect an agent to run; OTLP pushes to a port nobody listens on, so failures count.
+  // Unfiltered, as the dashboards expect an agent to run, with every probe the panels read (the per-syscall
+  // ones too, which the default set leaves out); OTLP pushes to a port nobody listens on, so failures count.
   const closedPort = await freePort();
   const agent = await AgentProcess.start(
     t,
     [
+      ...['--probes', BUILTIN_PROBES.map((p) => p.name).join(',')],
       ...['--bpf-stats', '--otlp-endpoint', `http://127.0.0.1:${closedPort}`],
       ...['--kubeconfig', api.kubeconfig, '--node-name', NODE],
     ],

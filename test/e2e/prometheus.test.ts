@@ -55,7 +55,9 @@ void t.test('Prometheus scrapes the agent; every metric family moves as its work
   const agentSettings = [...prepared.values()].flatMap((w) => Object.entries(w.agentSettings ?? {}));
   const config = writeConfig(
     t,
-    agentSettings.map(([key, value]) => `${key}: ${JSON.stringify(value)}\n`).join('') +
+    // Every syscall timed: the latency histogram's count is checked exactly.
+    'syscall_latency_every: 1\n' +
+      agentSettings.map(([key, value]) => `${key}: ${JSON.stringify(value)}\n`).join('') +
       `probes:\n${probes.map((p) => `  ${p.name}: ${JSON.stringify(settings(p.name))}\n`).join('')}`,
   );
   const agent = await AgentProcess.start(t, ['--config', config]);

@@ -77,7 +77,16 @@ void t.test('every kernscope family arrives over OTLP with the values /metrics s
   const workload = await syscallWorkload(t, { getppid: CALLS, badCloses: 3 });
   const agent = await AgentProcess.start(
     t,
-    ['--probes', 'syscalls,process', '--pid', String(workload.pid), '--node-name', 'node-a'],
+    [
+      '--probes',
+      'syscalls,process',
+      '--pid',
+      String(workload.pid),
+      '--node-name',
+      'node-a',
+      '--syscall-latency-every',
+      '1',
+    ],
     {
       env: {
         ...FAST_EXPORTS,

@@ -16,6 +16,7 @@ import { DEFAULT_OPTIONS, validateOptions } from '../../src/config/AgentOptions'
 import type { Capability } from '../../src/kernel/capabilities';
 import { capabilityMask } from '../../src/kernel/capabilities';
 import { kernelPrivileges, neededAfterAttach, requiredCapabilities } from '../../src/kernel/privileges';
+import { BUILTIN_PROBES } from '../../src/probes';
 import type { Sample } from '../helpers/metrics';
 import { parseMetrics, select, sumOf } from '../helpers/metrics';
 import { freePort, httpGet } from '../helpers/net';
@@ -31,9 +32,20 @@ interface Profile {
   args: string[];
 }
 
+/** Every probe, the per-syscall ones (not in the default set) included. */
+const EVERY_PROBE = BUILTIN_PROBES.map((p) => p.name);
+
 const PROFILES: Profile[] = [
-  { name: 'default options', options: validateOptions({ ...DEFAULT_OPTIONS }), args: [] },
-  { name: '--bpf-stats', options: validateOptions({ ...DEFAULT_OPTIONS, bpfStats: true }), args: ['--bpf-stats'] },
+  {
+    name: 'default options, every probe',
+    options: validateOptions({ ...DEFAULT_OPTIONS, probes: EVERY_PROBE }),
+    args: ['--probes', EVERY_PROBE.join(',')],
+  },
+  {
+    name: '--bpf-stats',
+    options: validateOptions({ ...DEFAULT_OPTIONS, probes: EVERY_PROBE, bpfStats: true }),
+    args: ['--probes', EVERY_PROBE.join(','), '--bpf-stats'],
+  },
 ];
 
 /** setpriv arguments that leave exactly `caps`, across exec. */
