@@ -1,8 +1,9 @@
 // Tracers for the workload-overhead benchmarks (bench/overhead.ts,
-// bench/storms.ts): kernscope's agent and established tools started as child
-// processes, awaited until attached, stopped the way a user would and harder
-// if they linger; and the interleaved trial loop that measures a workload
-// under each in turn.
+// bench/storms.ts, bench/services.ts): kernscope's agent and established
+// tools started as child processes, awaited until attached, stopped the way a
+// user would and harder if they linger, and no-op programs for the floor; and
+// the trial loops that measure a workload under each in turn, interleaved or
+// bracketed by nothing-attached measurements.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -129,6 +130,16 @@ export function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+/** `fn` while `tracer` is attached; it is detached however `fn` ends. */
+async function whileAttached<T>(tracer: Tracer, fn: (running: Running) => Promise<T>): Promise<T> {
+  const running = await tracer.start();
+  try {
+    return await fn(running);
+  } finally {
+    await running.stop();
+  }
+}
+
 /**
  * `measure` under each tracer in turn, `trials` rounds, interleaved so drift
  * on a shared machine hits every tracer alike; every value, by tracer name.
@@ -142,12 +153,7 @@ export async function measureUnderEach(
   for (let trial = 0; trial < trials; trial++) {
     for (const tracer of tracers) {
       process.stderr.write(`trial ${trial + 1}/${trials}: ${tracer.name}\n`);
-      const running = await tracer.start();
-      try {
-        results.get(tracer.name)!.push(await measure());
-      } finally {
-        await running.stop();
-      }
+      results.get(tracer.name)!.push(await whileAttached(tracer, () => measure()));
     }
   }
   return results;
@@ -185,16 +191,11 @@ export async function measureBracketed(
     let before = await measure();
     for (const tracer of tracers) {
       process.stderr.write(`round ${round + 1}/${rounds}: ${tracer.name}\n`);
-      const running = await tracer.start();
-      let value: number;
-      let cpu: number | undefined;
-      try {
+      const { value, cpu } = await whileAttached(tracer, async (running) => {
         const cpuBefore = running.pid === undefined ? undefined : cpuSeconds(running.pid);
-        value = await measure();
-        if (cpuBefore !== undefined) cpu = cpuSeconds(running.pid!) - cpuBefore;
-      } finally {
-        await running.stop();
-      }
+        const measured = await measure();
+        return { value: measured, cpu: cpuBefore === undefined ? undefined : cpuSeconds(running.pid!) - cpuBefore };
+      });
       const after = await measure();
       results.get(tracer.name)!.push({ value, baseline: (before + after) / 2, cpuSeconds: cpu });
       before = after;

@@ -7,7 +7,7 @@ import { ensureTracefs } from '../kernel/tracefs';
 import { ProbeLoader, ProbeLoadError, describeVariant } from '../load/ProbeLoader';
 import type { VariantRejection } from '../load/ProbeLoader';
 import { addon } from '../native/addon';
-import { BUILTIN_PROBES, DEFAULT_PROBES } from '../probes';
+import { BUILTIN_PROBES, DEFAULT_PROBES, findProbe } from '../probes';
 import type { AttachVariant, ProbeCost } from '../probes/ProbeDefinition';
 import { UsageError } from './UsageError';
 import { missingBpfPrivileges } from '../kernel/privileges';
@@ -32,6 +32,13 @@ const COST_TEXT: Record<ProbeCost, string> = {
   'per-switch': 'per context switch',
   'per-syscall': 'per system call of every task (the costliest)',
 };
+
+/** Whether `kernscope run` runs the probe unless told otherwise, and how. */
+function inDefault(name: string): string {
+  if (!DEFAULT_PROBES.includes(name)) return 'not in the default set';
+  const whole = findProbe(name)?.subsetOf;
+  return whole ? `in the default set, as part of ${whole}` : 'in the default set';
+}
 
 interface ProbeReport {
   probe: string;
@@ -111,7 +118,7 @@ export function probesCommand(argv: string[]): number {
   for (const p of report.probes) {
     const status = p.supported ? p.attach.map(describeVariant).join(', ') : 'UNSUPPORTED';
     process.stdout.write(
-      `${p.probe.padEnd(width)} ${status}\n    ${p.summary}\n    cost: ${COST_TEXT[p.cost]}; ${p.default ? 'in' : 'not in'} the default set\n`,
+      `${p.probe.padEnd(width)} ${status}\n    ${p.summary}\n    cost: ${COST_TEXT[p.cost]}; ${inDefault(p.probe)}\n`,
     );
     // One line per kind and reason, with the attach points it concerns.
     const skipped = new Map<string, { points: string[]; fix?: string }>();

@@ -3,13 +3,13 @@ import { syscallsProbe } from './syscalls';
 
 /**
  * Syscall counts and errors without latency: one program at sys_exit and no
- * clock reads, for about half the syscalls probe's cost to the traced
- * workload (bench/README.md). Part of `syscalls`, so selecting both runs
- * `syscalls` only.
+ * clock reads, for about three quarters of the syscalls probe's cost to a
+ * service (bench/README.md, Cost to a real service). Part of `syscalls`, so
+ * selecting both runs `syscalls` only.
  */
 export const syscallCountsProbe: ProbeDefinition = {
   name: 'syscall_counts',
-  summary: 'syscall counts and errors, by syscall, without latency (half the cost of syscalls)',
+  summary: 'syscall counts and errors, by syscall, without latency (the cheapest per-syscall probe)',
   cost: 'per-syscall',
   object: syscallsProbe.object,
   subsetOf: syscallsProbe.name,

@@ -77,7 +77,9 @@ async function rootfsTar(): Promise<string> {
   if (existsSync(ROOTFS_TAR)) return ROOTFS_TAR;
   mkdirSync(path.dirname(ROOTFS_TAR), { recursive: true });
   const partial = `${ROOTFS_TAR}.partial`;
-  const made = await run('mmdebstrap', ['--quiet', '--variant=minbase', 'bookworm', partial], { timeoutMs: 600000 });
+  const made = await run('mmdebstrap', ['--quiet', '--variant=minbase', '--format=tar', 'bookworm', partial], {
+    timeoutMs: 600000,
+  });
   if (made.code !== 0) throw new Error(`mmdebstrap: ${made.stderr}`);
   renameSync(partial, ROOTFS_TAR);
   return ROOTFS_TAR;
