@@ -55,6 +55,7 @@ const tracers: Tracer[] = [
           object.close();
           return Promise.resolve();
         },
+        pid: process.pid,
       });
     },
   },

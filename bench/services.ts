@@ -15,7 +15,7 @@
 //                                     [--columns REGEX] [--json]
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +24,7 @@ import { BUILTIN_PROBES } from '../src/probes';
 import { machine } from './machine';
 import { printColumns, positiveInt } from './report';
 import type { Bracketed, Tracer } from './tracers';
-import { NOTHING, agent, command, measureBracketed, median, noopFloor } from './tracers';
+import { NOTHING, agent, bpfRunTimeNs, command, measureBracketed, median, noopFloor, whileAttached } from './tracers';
 
 const USAGE =
   'usage: node dist/bench/services.js [--seconds S] [--rounds N] [--services nginx,redis] [--columns REGEX] [--json]';
@@ -200,9 +200,36 @@ interface Row {
   lossMax: number;
   /** The tracer's own process: median % of one CPU while measured (user space and its system calls). */
   tracerCpuPercent?: number;
+  /** Kernel time in its BPF programs, % of one CPU, from the pass with BPF run-time statistics on. */
+  bpfCpuPercent?: number;
 }
 
-function rowsOf(results: Map<string, Bracketed[]>, seconds: number): Row[] {
+/**
+ * The time each tracer's programs run while the service is under load, % of
+ * one CPU: one measurement each with kernel.bpf_stats_enabled set, a pass of
+ * its own because counting costs every program run two clock reads.
+ */
+async function programTime(tracers: Tracer[], measure: () => Promise<number>, seconds: number) {
+  const file = '/proc/sys/kernel/bpf_stats_enabled';
+  const before = readFileSync(file, 'utf8').trim();
+  writeFileSync(file, '1');
+  try {
+    const percent = new Map<string, number>();
+    for (const tracer of tracers) {
+      process.stderr.write(`BPF run time: ${tracer.name}\n`);
+      await whileAttached(tracer, async (running) => {
+        const start = bpfRunTimeNs(running.pid);
+        await measure();
+        percent.set(tracer.name, ((bpfRunTimeNs(running.pid) - start) / (seconds * 1e9)) * 100);
+      });
+    }
+    return percent;
+  } finally {
+    writeFileSync(file, before);
+  }
+}
+
+function rowsOf(results: Map<string, Bracketed[]>, programs: Map<string, number>, seconds: number): Row[] {
   const baselines = [...results.values()].flat().map((m) => m.baseline);
   const nothing: Row = {
     column: NOTHING.name,
@@ -221,6 +248,7 @@ function rowsOf(results: Map<string, Bracketed[]>, seconds: number): Row[] {
       lossMin: Math.min(...losses),
       lossMax: Math.max(...losses),
       tracerCpuPercent: cpu.length ? median(cpu) : undefined,
+      bpfCpuPercent: programs.get(column),
     };
   });
   return [nothing, ...traced];
@@ -252,9 +280,10 @@ async function main(): Promise<void> {
       try {
         await running.measure(Math.min(seconds, 2)); // warm-up: caches, connection set-up
         const results = await measureBracketed(tracers, rounds, () => running.measure(seconds));
+        const programs = await programTime(tracers, () => running.measure(seconds), seconds);
         (report.services as Record<string, unknown>)[service.name] = {
           workload: service.workload,
-          rows: rowsOf(results, seconds),
+          rows: rowsOf(results, programs, seconds),
         };
       } finally {
         await running.stop();
@@ -273,18 +302,20 @@ async function main(): Promise<void> {
   console.log(`versions: ${versions()}  load before: ${m.load}`);
   console.log(
     `${rounds} rounds of ${seconds} s per column, nothing attached between every two columns; loss: median of\n` +
-      'each measurement against the nothing-attached ones around it; tracer CPU: its own process, % of one CPU\n',
+      'each measurement against the nothing-attached ones around it; tracer CPU: its own process, % of one CPU;\n' +
+      'BPF CPU: its programs, % of one CPU, in a pass of its own with BPF run-time statistics on\n',
   );
   for (const [name, result] of Object.entries(report.services as Record<string, { workload: string; rows: Row[] }>)) {
     console.log(`${name}: ${result.workload}`);
     printColumns(
-      ['column', 'req/s', 'loss %', 'loss min..max', 'tracer CPU %'],
+      ['column', 'req/s', 'loss %', 'loss min..max', 'tracer CPU %', 'BPF CPU %'],
       result.rows.map((r) => [
         r.column,
         r.requestsPerSecond.toFixed(0),
         r.lossPercent.toFixed(1),
         `${r.lossMin.toFixed(1)}..${r.lossMax.toFixed(1)}`,
         r.tracerCpuPercent === undefined ? '' : r.tracerCpuPercent.toFixed(2),
+        r.bpfCpuPercent === undefined ? '' : r.bpfCpuPercent.toFixed(3),
       ]),
     );
     console.log('');

@@ -6,7 +6,7 @@
 // bracketed by nothing-attached measurements.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 import { PACKAGE_ROOT, addon } from '../src/native/addon';
@@ -17,8 +17,8 @@ const NOOP_OBJECT = path.join(PACKAGE_ROOT, 'dist', 'bpf', 'noop.bpf.o');
 /** A tracer while it runs. */
 export interface Running {
   stop(): Promise<void>;
-  /** Its process, when it runs in one of its own (its CPU time is then measurable). */
-  pid?: number;
+  /** The process holding its programs: its own, or this one (then its CPU time is not the tracer's alone). */
+  pid: number;
 }
 
 export interface Tracer {
@@ -29,7 +29,7 @@ export interface Tracer {
 
 export const NOTHING: Tracer = {
   name: 'nothing attached',
-  start: () => Promise.resolve({ stop: () => Promise.resolve() }),
+  start: () => Promise.resolve({ stop: () => Promise.resolve(), pid: process.pid }),
 };
 
 function waitForOutput(child: ChildProcessWithoutNullStreams, pattern: RegExp, what: string): Promise<void> {
@@ -90,7 +90,7 @@ export function command(name: string, file: string, args: string[], attached: Re
         await stop(); // never leave a tracer attached behind a failed run
         throw error;
       }
-      return { stop, pid: child.pid };
+      return { stop, pid: child.pid! };
     },
   };
 }
@@ -120,6 +120,7 @@ export function noopFloor(name: string, programs: string[]): Tracer {
           object.close();
           return Promise.resolve();
         },
+        pid: process.pid,
       });
     },
   };
@@ -131,7 +132,7 @@ export function median(values: number[]): number {
 }
 
 /** `fn` while `tracer` is attached; it is detached however `fn` ends. */
-async function whileAttached<T>(tracer: Tracer, fn: (running: Running) => Promise<T>): Promise<T> {
+export async function whileAttached<T>(tracer: Tracer, fn: (running: Running) => Promise<T>): Promise<T> {
   const running = await tracer.start();
   try {
     return await fn(running);
@@ -157,6 +158,26 @@ export async function measureUnderEach(
     }
   }
   return results;
+}
+
+/**
+ * Run time so far of the BPF programs process `pid` holds, ns: the sum of
+ * `run_time_ns` over its program fds (/proc/PID/fdinfo), which the kernel
+ * counts only while kernel.bpf_stats_enabled is 1.
+ */
+export function bpfRunTimeNs(pid: number): number {
+  let total = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    const runTime = /^run_time_ns:\s+(\d+)$/m.exec(info);
+    if (runTime && /^prog_id:/m.test(info)) total += Number(runTime[1]);
+  }
+  return total;
 }
 
 /** user + system CPU seconds of a process so far, all its threads (/proc/PID/stat, at 100 ticks a second). */
@@ -192,9 +213,10 @@ export async function measureBracketed(
     for (const tracer of tracers) {
       process.stderr.write(`round ${round + 1}/${rounds}: ${tracer.name}\n`);
       const { value, cpu } = await whileAttached(tracer, async (running) => {
-        const cpuBefore = running.pid === undefined ? undefined : cpuSeconds(running.pid);
+        const own = running.pid !== process.pid;
+        const cpuBefore = own ? cpuSeconds(running.pid) : 0;
         const measured = await measure();
-        return { value: measured, cpu: cpuBefore === undefined ? undefined : cpuSeconds(running.pid!) - cpuBefore };
+        return { value: measured, cpu: own ? cpuSeconds(running.pid) - cpuBefore : undefined };
       });
       const after = await measure();
       results.get(tracer.name)!.push({ value, baseline: (before + after) / 2, cpuSeconds: cpu });
