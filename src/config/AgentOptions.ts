@@ -10,6 +10,7 @@ import { resolveNetns } from '../kernel/netns';
 import { findProbe, BUILTIN_PROBES, DEFAULT_PROBES } from '../probes';
 import type { LogLevel } from '../log';
 import type { EffectiveProbeOptions, ProbeOptions } from './probeOptions';
+import { histogramSlots } from '../decode/histogramSlots';
 import { COMM_ACCEPTED, bucketProblem, histogramsOf, isComm, optionalLabelsOf } from './probeOptions';
 
 export interface AgentOptions {
@@ -447,7 +448,7 @@ export function probeOptionErrors(probe: string, options: ProbeOptions, prefix: 
       errors.push(OptionError.unknownKey(named(`buckets.${metric}`), accepted));
       continue;
     }
-    const problem = bucketProblem(histogram, bounds);
+    const problem = bucketProblem(histogram, histogramSlots(definition, histogram), bounds);
     if (problem) errors.push(new OptionError(named(`buckets.${metric}`), bounds, problem));
   }
   return errors;

@@ -2,6 +2,7 @@
 // and histogram buckets. The probe definitions say what is possible (which
 // labels are optional, which metrics are log2 histograms); these functions
 // check a probe's settings against them and apply them to a definition.
+import { histogramSlots } from '../decode/histogramSlots';
 import type { MapHistogramDefinition, ProbeDefinition } from '../probes/ProbeDefinition';
 
 /** In-kernel filters (load-time constants); unset: every task. */
@@ -28,13 +29,14 @@ export interface EffectiveProbeOptions extends ProbeFilter {
   buckets: Record<string, number[]>;
 }
 
-/** Slots of the in-kernel log2 histograms (KS_LOG2_SLOTS in bpf/histogram.h; checked again at load from BTF). */
-export const LOG2_SLOTS = 32;
-
 /** Every log2 slot its own bucket: a probe's histograms at full resolution (`stats`, `top`). */
 export function everySlotBuckets(definition: ProbeDefinition): Record<string, number[]> {
-  const edges = (scale: number): number[] => Array.from({ length: LOG2_SLOTS - 1 }, (_, k) => 2 ** (k + 1) * scale);
-  return Object.fromEntries(histogramsOf(definition).map((h) => [h.name, edges(h.scale)]));
+  return Object.fromEntries(
+    histogramsOf(definition).map((h) => {
+      const slots = histogramSlots(definition, h);
+      return [h.name, Array.from({ length: slots - 1 }, (_, k) => 2 ** (k + 1) * h.scale)];
+    }),
+  );
 }
 
 /** The labels a probe can turn on, over all its metrics. */
@@ -73,22 +75,24 @@ export function isComm(comm: unknown): comm is string {
 export const COMM_ACCEPTED = 'a command name (comm) of 1 to 15 bytes';
 
 /**
- * Why `bounds` cannot be the buckets of `metric`, or undefined when they can:
- * ascending log2 slot edges (2^k kernel units, 1 <= k < LOG2_SLOTS) in the
- * exported unit.
+ * Why `bounds` cannot be the buckets of `metric`, a histogram of `slots` log2
+ * slots (histogramSlots), or undefined when they can: ascending slot edges
+ * (2^k kernel units, 1 <= k < slots) in the exported unit.
  */
-export function bucketProblem(metric: MapHistogramDefinition, bounds: unknown): string | undefined {
+export function bucketProblem(metric: MapHistogramDefinition, slots: number, bounds: unknown): string | undefined {
   const unit = metric.scale === 1e-9 ? 'ns' : `x ${metric.scale}`;
-  const accepted = `a non-empty ascending list of log2 slot edges 2^k ${unit} (1 <= k < ${LOG2_SLOTS}) in the exported unit, e.g. ${(2 ** 10 * metric.scale).toPrecision(4)} (2^10 ${unit})`;
+  const accepted = `a non-empty ascending list of log2 slot edges 2^k ${unit} (1 <= k < ${slots}) in the exported unit, e.g. ${(2 ** 10 * metric.scale).toPrecision(4)} (2^10 ${unit})`;
   if (!Array.isArray(bounds) || bounds.length === 0) return accepted;
   let last = -Infinity;
   for (const bound of bounds as unknown[]) {
     if (typeof bound !== 'number' || !Number.isFinite(bound) || bound <= 0) return accepted;
     const exponent = Math.log2(bound / metric.scale);
     const k = Math.round(exponent);
-    if (Math.abs(exponent - k) > 1e-9 || k < 1 || k >= LOG2_SLOTS) {
-      const below = 2 ** Math.max(1, Math.min(LOG2_SLOTS - 1, Math.floor(exponent))) * metric.scale;
-      const above = 2 ** Math.max(1, Math.min(LOG2_SLOTS - 1, Math.ceil(exponent))) * metric.scale;
+    if (k >= slots) return `${accepted}; ${bound} is above the largest, ${2 ** (slots - 1) * metric.scale}`;
+    if (k < 1) return `${accepted}; ${bound} is below the smallest, ${2 * metric.scale}`;
+    if (Math.abs(exponent - k) > 1e-9) {
+      const below = 2 ** Math.floor(exponent) * metric.scale;
+      const above = 2 ** Math.ceil(exponent) * metric.scale;
       return `${accepted}; ${bound} is not one (nearest: ${below}, ${above})`;
     }
     if (bound <= last) return `${accepted}; ${bound} does not ascend`;

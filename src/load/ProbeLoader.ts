@@ -2,15 +2,12 @@
 // this kernel can run, loads and attaches. A variant that fails to load or
 // attach is switched off and the next one is tried; nothing half-attached is
 // left behind when a probe gives up.
-import path from 'node:path';
-
 import { remedyFor } from '../kernel/remedies';
 import type { KernelFeatures, NativeBpfObject } from '../native/addon';
-import { BpfError, PACKAGE_ROOT, addon } from '../native/addon';
+import { BpfError, addon } from '../native/addon';
 import type { AttachVariant, ProbeDefinition } from '../probes/ProbeDefinition';
+import { BPF_OBJECT_DIR, objectPath } from '../probes/objectPath';
 import { verifyObject } from './objectIntegrity';
-
-export const BPF_OBJECT_DIR = path.join(PACKAGE_ROOT, 'dist', 'bpf');
 
 export interface LoadSettings {
   /** Ring buffer size in bytes (a power of two, at least a page). */
@@ -122,7 +119,7 @@ export class ProbeLoader {
   ) {}
 
   load(definition: ProbeDefinition, settings: LoadSettings): LoadedProbe {
-    verifyObject(path.join(this.objectDir, definition.object));
+    verifyObject(objectPath(definition, this.objectDir));
     const rejected: VariantRejection[] = [];
     const excluded = new Set<AttachVariant>();
     for (const point of definition.attach) {
@@ -169,7 +166,7 @@ export class ProbeLoader {
   }
 
   private open(definition: ProbeDefinition): NativeBpfObject {
-    return new addon.BpfObject(path.join(this.objectDir, definition.object), definition.name);
+    return new addon.BpfObject(objectPath(definition, this.objectDir), definition.name);
   }
 
   private tryLoad(

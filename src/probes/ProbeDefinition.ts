@@ -69,7 +69,7 @@ export interface MapCounterDefinition extends MapMetricBase {
 /** A log2 histogram (bpf/histogram.h): slot i counts values below 2^(i+1) units. */
 export interface MapHistogramDefinition extends MapMetricBase {
   type: 'histogram';
-  /** u64[KS_LOG2_SLOTS] field of the value struct. */
+  /** u64 array field of the value struct, one per log2 slot (its length, from BTF, is the slot count). */
   slots: string;
   /** u64 field holding the exact sum of observed values. */
   sum: string;

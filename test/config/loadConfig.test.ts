@@ -285,12 +285,42 @@ void t.test('optional labels must be optional labels of that probe', (t) => {
 
 void t.test('buckets: ascending log2 slot edges of a histogram of the probe', (t) => {
   const histogram = histogramsOf(findProbe('syscalls')!)[0];
-  t.equal(bucketProblem(histogram, [2 ** 10 * 1e-9, 2 ** 20 * 1e-9, 2 ** 31 * 1e-9]), undefined);
-  t.match(bucketProblem(histogram, [2 ** 20 * 1e-9, 2 ** 10 * 1e-9]), /does not ascend/);
-  t.match(bucketProblem(histogram, [2 ** 32 * 1e-9]), /is not one/, 'beyond the last slot');
-  t.match(bucketProblem(histogram, [1e-9]), /is not one/, 'slot 0 has no lower edge to export');
-  t.ok(bucketProblem(histogram, []), 'empty');
-  t.ok(bucketProblem(histogram, ['1']), 'strings');
+  t.equal(bucketProblem(histogram, 32, [2 ** 10 * 1e-9, 2 ** 20 * 1e-9, 2 ** 31 * 1e-9]), undefined);
+  t.match(bucketProblem(histogram, 32, [2 ** 20 * 1e-9, 2 ** 10 * 1e-9]), /does not ascend/);
+  t.match(
+    bucketProblem(histogram, 32, [2 ** 32 * 1e-9]),
+    /4\.294967296 is above the largest, 2\.147483648$/,
+    'beyond the last slot',
+  );
+  t.match(bucketProblem(histogram, 32, [1e-9]), /is below the smallest, 2e-9$/, 'slot 0 has no lower edge to export');
+  t.match(bucketProblem(histogram, 32, [3e-6]), /is not one \(nearest: 0\.000002048, 0\.000004096\)$/, 'between edges');
+  t.ok(bucketProblem(histogram, 32, []), 'empty');
+  t.ok(bucketProblem(histogram, 32, ['1']), 'strings');
+  t.end();
+});
+
+void t.test("buckets up to each histogram's own top edge, its slot count read from BTF", (t) => {
+  // tcp's connect histogram has 33 slots so that 2^32 ns (4.29 s), its default top bound, is an edge.
+  const tcp = { probes: 'tcp' };
+  t.doesNotThrow(
+    () =>
+      resolve(
+        'probes:\n  tcp:\n    buckets:\n      kernscope_tcp_connect_duration_seconds: [0.001048576, 4.294967296]\n',
+        {},
+        tcp,
+      ),
+    'tcp takes 2^32 ns',
+  );
+  t.match(
+    errorsOf(
+      t,
+      'probes:\n  syscalls:\n    buckets:\n      kernscope_syscall_duration_seconds: [4.294967296]\n',
+      {},
+      { probes: 'syscalls' },
+    ),
+    [/kernscope_syscall_duration_seconds.*4\.294967296 is above the largest, 2\.147483648$/],
+    'syscalls, of 32 slots, does not',
+  );
   t.end();
 });
 

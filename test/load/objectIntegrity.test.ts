@@ -7,7 +7,8 @@ import path from 'node:path';
 
 import t from 'tap';
 
-import { BPF_OBJECT_DIR, ProbeLoader } from '../../src/load/ProbeLoader';
+import { ProbeLoader } from '../../src/load/ProbeLoader';
+import { BPF_OBJECT_DIR } from '../../src/probes/objectPath';
 import { SUMS_FILE } from '../../src/load/objectIntegrity';
 import { addon } from '../../src/native/addon';
 import { execProbe } from '../../src/probes/exec';
