@@ -14,6 +14,7 @@ import { lostEventsOf } from '../src/agent/selfMetrics';
 import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
 import { RecordLayout } from '../src/decode/RecordLayout';
+import { ResolvedRecord } from '../src/decode/ResolvedRecord';
 import type { RecordSink } from '../src/drain/RecordLoop';
 import { RingDrain } from '../src/drain/RingDrain';
 import type { NativeBpfObject } from '../src/native/addon';
@@ -141,11 +142,9 @@ class KernscopeBench {
       // The noop sink contributes no per-record code: what is left is the walk itself.
       let sink: RecordSink = { recordCode: () => ({ prelude: '', body: '', state: null }) };
       if (mode === 'aggregate') {
-        const layout = RecordLayout.fromObject(this.object, execProbe.record.struct);
-        const recordType = this.object.enumValues('ks_record_type')[execProbe.record.type];
-        if (recordType === undefined) throw new Error(`loadgen.bpf.o has no ${execProbe.record.type}`);
-        this.aggregator = new ProbeAggregator(execProbe, layout, recordType, {
-          maxSeriesPerMetric: DEFAULT_OPTIONS.maxSeriesPerMetric,
+        const record = ResolvedRecord.resolve(this.object, 'loadgen', execProbe.record);
+        this.aggregator = new ProbeAggregator(execProbe, record, {
+          limits: { maxSeries: DEFAULT_OPTIONS.maxSeriesPerMetric, ttlMs: 0 },
         });
         sink = this.aggregator;
       }
@@ -204,7 +203,8 @@ class KernscopeBench {
       const comms = new Set(samples.map((s) => s.labels.comm));
       if (sum !== this.produced - lost)
         problems.push(`${counter.name} sums to ${sum}, expected ${this.produced - lost}`);
-      if (counter.overflowCount !== 0) problems.push(`${counter.name} overflowed ${counter.overflowCount} records`);
+      if (counter.policy.overflowCount !== 0)
+        problems.push(`${counter.name} overflowed ${counter.policy.overflowCount} records`);
       if (comms.size !== COMMS || !expected.every((comm) => comms.has(comm))) {
         problems.push(`${counter.name} has comms [${[...comms].join(', ')}], expected loadgen-a..loadgen-p`);
       }

@@ -26,7 +26,7 @@ import { preferSmallHeapAfterStartUp } from '../src/agent/heapPolicy';
 import { lostEventsOf } from '../src/agent/selfMetrics';
 import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
-import { RecordLayout } from '../src/decode/RecordLayout';
+import { ResolvedRecord } from '../src/decode/ResolvedRecord';
 import { RingDrain } from '../src/drain/RingDrain';
 import { Attribution } from '../src/enrich/Attribution';
 import { CgroupPaths } from '../src/enrich/CgroupPaths';
@@ -245,7 +245,8 @@ function countProblems(
   if (drained + lost !== produced) problems.push(`drained ${drained} + lost ${lost} != produced ${produced}`);
   if (aggregator.invalid !== 0) problems.push(`${aggregator.invalid} records failed the header check`);
   const counter = aggregator.counters[0];
-  if (counter.overflowCount !== 0) problems.push(`${counter.overflowCount} records overflowed the series cap`);
+  if (counter.policy.overflowCount !== 0)
+    problems.push(`${counter.policy.overflowCount} records overflowed the series cap`);
   const byComm = new Map<string, number>();
   for (const { labels, value } of counter.collect()) byComm.set(labels.comm, (byComm.get(labels.comm) ?? 0) + value);
   const sum = [...byComm.values()].reduce((a, b) => a + b, 0);
@@ -292,13 +293,11 @@ async function child(spec: LoadSpec): Promise<void> {
     object.setConstant('loadgen_comms', u32(spec.series));
     object.setConstant('loadgen_batch', u32(LOADGEN_BATCH));
     object.load();
-    const layout = RecordLayout.fromObject(object, execProbe.record.struct);
-    const recordType = object.enumValues('ks_record_type')[execProbe.record.type];
+    const record = ResolvedRecord.resolve(object, 'loadgen', execProbe.record);
     const mount = cgroup2Mount();
     const attribution = mount === undefined ? undefined : new Attribution(new CgroupPaths(mount));
-    const aggregator = new ProbeAggregator(execProbe, layout, recordType, {
-      maxSeriesPerMetric: options.maxSeriesPerMetric,
-      seriesTtlMs: options.seriesTtlMs,
+    const aggregator = new ProbeAggregator(execProbe, record, {
+      limits: { maxSeries: options.maxSeriesPerMetric, ttlMs: options.seriesTtlMs },
       attribution: attribution && ((id) => attribution.labels(id)),
     });
     const drain = new RingDrain(object, aggregator, { intervalMs: options.drainIntervalMs });

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
-import { RecordLayout } from '../src/decode/RecordLayout';
+import { ResolvedRecord } from '../src/decode/ResolvedRecord';
 import { RingDrain } from '../src/drain/RingDrain';
 import { PACKAGE_ROOT, addon } from '../src/native/addon';
 import { execProbe } from '../src/probes/exec';
@@ -43,9 +43,9 @@ const tracers: Tracer[] = [
       object.setConstant('wakeup_bytes', new Uint8Array(new BigUint64Array([1024n * 1024n]).buffer));
       object.load();
       object.attach('loadgen_sys_enter', 'tp_btf');
-      const layout = RecordLayout.fromObject(object, execProbe.record.struct);
-      const type = object.enumValues('ks_record_type')[execProbe.record.type];
-      const drain = new RingDrain(object, new ProbeAggregator(execProbe, layout, type, { maxSeriesPerMetric: 2000 }), {
+      const record = ResolvedRecord.resolve(object, 'loadgen', execProbe.record);
+      const limits = { maxSeries: 2000, ttlMs: 0 };
+      const drain = new RingDrain(object, new ProbeAggregator(execProbe, record, { limits }), {
         intervalMs: 20,
       });
       drain.start();

@@ -27,7 +27,7 @@ import { preferSmallHeapAfterStartUp } from '../src/agent/heapPolicy';
 import { lostEventsOf } from '../src/agent/selfMetrics';
 import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
-import { RecordLayout } from '../src/decode/RecordLayout';
+import { ResolvedRecord } from '../src/decode/ResolvedRecord';
 import type { RecordSink } from '../src/drain/RecordLoop';
 import { RingDrain } from '../src/drain/RingDrain';
 import { u64 } from '../src/load/ProbeLoader';
@@ -246,13 +246,11 @@ async function child(policy: (typeof POLICIES)[PolicyName]): Promise<void> {
     object.setMaxEntries('events', policy.ringBytes);
     object.setConstant('wakeup_bytes', u64(policy.wakeupBytes));
     object.load();
-    const layout = RecordLayout.fromObject(object, execProbe.record.struct);
-    const recordType = object.enumValues('ks_record_type')[execProbe.record.type];
-    if (recordType === undefined) throw new Error(`loadgen.bpf.o has no ${execProbe.record.type}`);
-    const aggregator = new SampledAggregator(execProbe, layout, recordType, {
-      maxSeriesPerMetric: DEFAULT_OPTIONS.maxSeriesPerMetric,
+    const record = ResolvedRecord.resolve(object, 'loadgen', execProbe.record);
+    const aggregator = new SampledAggregator(execProbe, record, {
+      limits: { maxSeries: DEFAULT_OPTIONS.maxSeriesPerMetric, ttlMs: 0 },
     });
-    drain = new TimedDrain(object, sampledSink(aggregator, layout.field('hdr.ts_ns').offset), {
+    drain = new TimedDrain(object, sampledSink(aggregator, record.layout.field('hdr.ts_ns').offset), {
       intervalMs: policy.intervalMs,
     });
     for (let warm = 0; warm < WARMUP_RECORDS; warm += WARMUP_ROUND) {

@@ -2,13 +2,14 @@
 // and offers every metric family to the exporters. stop() leaves nothing
 // loaded or attached.
 import { ProbeAggregator } from '../aggregate/ProbeAggregator';
+import type { FamilySettings } from '../aggregate/FamilySettings';
 import { mapFamilies } from '../aggregate/MapMetrics';
 import type { Labels, MetricFamily } from '../aggregate/MetricFamily';
 import type { AgentOptions } from '../config/AgentOptions';
 import { effectiveProbeOptions } from '../config/AgentOptions';
 import type { EffectiveProbeOptions } from '../config/probeOptions';
 import { withOptionalLabels } from '../config/probeOptions';
-import { RecordLayout } from '../decode/RecordLayout';
+import { ResolvedRecord } from '../decode/ResolvedRecord';
 import { RingDrain } from '../drain/RingDrain';
 import { Attribution } from '../enrich/Attribution';
 import { CgroupPaths } from '../enrich/CgroupPaths';
@@ -96,15 +97,10 @@ export class Agent {
       return;
     }
     try {
-      const records = definition.record && this.startRecords(loaded, definition.record);
+      const records = this.startRecords(loaded);
       const families: MetricFamily[] = [
         ...(records?.aggregator.counters ?? []),
-        ...mapFamilies(loaded.object, definition.mapMetrics, {
-          maxSeriesPerMetric: this.options.maxSeriesPerMetric,
-          seriesTtlMs: this.options.seriesTtlMs,
-          bounds: probe.buckets,
-          attribution: this.attributionLabels(),
-        }),
+        ...mapFamilies(loaded.object, definition.mapMetrics, this.familySettings(), probe.buckets),
       ];
       this.running.push({ loaded, records, families });
     } catch (error) {
@@ -116,24 +112,25 @@ export class Agent {
     }
   }
 
-  private startRecords(loaded: LoadedProbe, record: NonNullable<ProbeDefinition['record']>): RunningProbe['records'] {
+  /** The ring drain of a probe whose records feed metrics (records only traced are left off). */
+  private startRecords(loaded: LoadedProbe): RunningProbe['records'] {
     const { definition, object } = loaded;
-    const layout = RecordLayout.fromObject(object, record.struct);
-    const recordType = object.enumValues('ks_record_type')[record.type];
-    if (recordType === undefined) throw new Error(`${definition.name}: no ${record.type} in enum ks_record_type`);
-    const aggregator = new ProbeAggregator(definition, layout, recordType, {
-      maxSeriesPerMetric: this.options.maxSeriesPerMetric,
-      seriesTtlMs: this.options.seriesTtlMs,
-      attribution: this.attributionLabels(),
-    });
+    if (definition.recordMetrics.length === 0) return undefined;
+    if (!definition.record) throw new Error(`${definition.name}: record metrics, but no ring record named`);
+    const record = ResolvedRecord.resolve(object, definition.name, definition.record);
+    const aggregator = new ProbeAggregator(definition, record, this.familySettings());
     const drain = new RingDrain(object, aggregator, { intervalMs: this.options.drainIntervalMs });
     drain.start();
     return { aggregator, drain };
   }
 
-  private attributionLabels(): ((cgroupId: bigint) => Labels) | undefined {
+  /** One series policy and attribution for every family, record-fed or map-read. */
+  private familySettings(): FamilySettings {
     const attribution = this.attribution;
-    return attribution && ((id) => attribution.labels(id));
+    return {
+      limits: { maxSeries: this.options.maxSeriesPerMetric, ttlMs: this.options.seriesTtlMs },
+      attribution: attribution && ((id) => attribution.labels(id)),
+    };
   }
 
   /**
@@ -178,7 +175,8 @@ export class Agent {
   }
 
   families(): MetricFamily[] {
-    return [...selfMetricFamilies(this), ...this.running.flatMap((p) => p.families)];
+    // Probe families first: collecting them updates the overflow counts the self metrics report.
+    return [...this.running.flatMap((p) => p.families), ...selfMetricFamilies(this)];
   }
 
   /** Detaches and closes everything; safe to call twice. */

@@ -83,11 +83,11 @@ export function selfMetricFamilies(agent: Agent): MetricFamily[] {
     ),
     new ComputedFamily(
       'kernscope_series_overflow_total',
-      'Records whose new label set exceeded the per-metric series cap and were counted under __overflow__.',
+      'What was counted under __overflow__ because a metric reached its series cap: records for metrics of ring records, what the kernel added for metrics of kernel maps (events, or histogram observations).',
       'counter',
       () =>
         agent.running.flatMap((p) =>
-          (p.records?.aggregator.counters ?? []).map((c) => ({ labels: { metric: c.name }, value: c.overflowCount })),
+          p.families.flatMap((f) => (f.policy ? [{ labels: { metric: f.name }, value: f.policy.overflowCount }] : [])),
         ),
     ),
     new ComputedFamily(

@@ -6,12 +6,20 @@
 
 export const EMPTY = -1;
 
-/** A good default hash of a key: rotate-xor per word, one multiply to finish. */
-export function hashKey(key: Int32Array): number {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = ((h << 5) | (h >>> 27)) ^ key[i];
-  h = Math.imul(h, 0x9e3779b1);
-  return h ^ (h >>> 16);
+/** The key hash as statements on `h` (0 before the first word): one rotate-xor per word, one multiply to finish. */
+export function hashSource(words: readonly string[]): string {
+  return [
+    ...words.map((w) => `h = ((h << 5) | (h >>> 27)) ^ ${w};`),
+    'h = Math.imul(h, 0x9e3779b1); h ^= h >>> 16;',
+  ].join('\n');
+}
+
+/** The hash of a key of `words` words, compiled from the same source as the record path's (counterSource). */
+export function compileHashKey(words: number): (key: Int32Array) => number {
+  const names = Array.from({ length: words }, (_, i) => `key[${i}]`);
+  // Deliberate code generation: fixed text and word indices only.
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call
+  return new Function('key', `let h = 0;\n${hashSource(names)}\nreturn h;`) as (key: Int32Array) => number;
 }
 
 export class ByteKeyTable {
@@ -66,6 +74,27 @@ export class ByteKeyTable {
   /** The stored key of `id` as 32-bit words. */
   key(id: number): Int32Array {
     return this.keys.subarray(id * this.words, (id + 1) * this.words);
+  }
+
+  /**
+   * The table without the ids in `drop` (ascending), the others renumbered in
+   * order; `moved[id]` is each old id's new id, or -1.
+   */
+  without(drop: readonly number[]): { table: ByteKeyTable; moved: Int32Array } {
+    const live = this.count - drop.length;
+    let slots = 64;
+    while (slots < live * 2) slots *= 2;
+    const table = new ByteKeyTable(this.words, slots);
+    const moved = new Int32Array(this.count).fill(EMPTY);
+    let next = 0;
+    for (let id = 0; id < this.count; id++) {
+      if (id === drop[next]) {
+        next++;
+        continue;
+      }
+      moved[id] = table.insert(this.key(id), this.hashes[id]);
+    }
+    return { table, moved };
   }
 
   private place(id: number): void {

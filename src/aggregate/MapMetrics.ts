@@ -2,8 +2,9 @@
 // each would cost the traced workload more; see bench/README.md). Read at
 // collection time: one pass over each map per collection, per-CPU values
 // summed, keys decoded through the BTF layouts of the key and value structs.
-// Series unchanged for the TTL are left out of the export (the kernel keeps
-// counting; a series that moves again comes back with its running total).
+// The series cap and idle TTL are the shared SeriesPolicy's; a series idle
+// for the TTL is left out of the export (the kernel keeps counting; a series
+// that moves again comes back with its running total).
 import type { Field } from '../decode/RecordLayout';
 import { RecordLayout } from '../decode/RecordLayout';
 import { readField } from '../decode/readField';
@@ -15,8 +16,10 @@ import type {
   MapHistogramDefinition,
   MapMetricDefinition,
 } from '../probes/ProbeDefinition';
+import { ByteKeyTable, EMPTY, compileHashKey } from './ByteKeyTable';
+import type { FamilySettings } from './FamilySettings';
 import type { HistogramFamily, HistogramSample, Labels, MetricFamily, Sample, ScalarFamily } from './MetricFamily';
-import { OVERFLOW_LABEL_VALUE } from './RecordCounter';
+import { SeriesPolicy, overflowLabels } from './SeriesPolicy';
 
 /** One map read: each key's fields decoded, each value's u64 words summed over CPUs. */
 interface MapEntry {
@@ -62,31 +65,6 @@ class MapReader {
   }
 }
 
-/** Label sets admitted under the series cap; the rest fold into __overflow__. */
-class SeriesCap {
-  private readonly admitted = new Set<string>();
-  constructor(private readonly max: number) {}
-
-  admit(key: string): boolean {
-    if (this.admitted.has(key)) return true;
-    if (this.admitted.size >= this.max) return false;
-    this.admitted.add(key);
-    return true;
-  }
-
-  /** An expired label set gives its place back. */
-  release(key: string): void {
-    this.admitted.delete(key);
-  }
-}
-
-/** Per label set: the value the previous collection saw and when it last changed. */
-interface SeriesState {
-  value: number;
-  changedAt: number;
-  expired: boolean;
-}
-
 function u64Word(layout: RecordLayout, name: string, what: string): number {
   const field = layout.field(name);
   if (field.offset % 8 !== 0 || field.size % 8 !== 0) {
@@ -107,27 +85,49 @@ function slotBuckets(bounds: readonly number[], scale: number, slots: number): n
   });
 }
 
+/** A map key's labels, kept while its cgroup's expansion stays the same object (Attribution caches them). */
+interface KeyLabels {
+  labels: Labels;
+  /** The label values joined: keys whose labels coincide merge into one sample. */
+  key: string;
+  cgroupId?: bigint;
+  expansion?: Labels;
+}
+
+/** The merge key of the __overflow__ sample: no label values join to it. */
+const OVERFLOW_KEY = '\u0001';
+
+/**
+ * What both map families share: the keys a collection reads become series
+ * ids (a ByteKeyTable of the key's words), held to the SeriesPolicy. A key
+ * idle for the TTL is left out (the kernel keeps its total: it comes back
+ * with it when it moves) and gives its place under the cap back; a key
+ * deleted in the kernel gives its id back.
+ */
 class MapFamilyBase {
-  protected readonly keyFields: [string, Field, KeyLabel][];
+  private readonly keyFields: [string, Field, KeyLabel][];
   /** The key's cgroup id field and what it expands to, when attribution is on. */
   private readonly cgroup?: { field: Field; expand: (id: bigint) => Labels };
   protected readonly valueLayout: RecordLayout;
-  private readonly cap: SeriesCap;
-  private readonly states = new Map<string, SeriesState>();
-  private readonly ttlMs: number;
-  private readonly now: () => number;
-  /** Label sets left out because they stayed unchanged for the TTL. */
-  expiredCount = 0;
+  readonly policy: SeriesPolicy;
+  private table: ByteKeyTable;
+  private readonly hashKey: (key: Int32Array) => number;
+  /** The key being looked up, padded to whole words. */
+  private readonly scratch: Int32Array;
+  private keyLabels: KeyLabels[] = [];
+  /** Per id: 1 while the key has a series of its own under the cap. */
+  private admitted = new Uint8Array(64);
+  private admittedCount = 0;
+  /** Per id: 1 while the key is left out as idle. */
+  private hidden = new Uint8Array(64);
+  private readonly overflow: Labels;
 
   constructor(
     object: NativeBpfObject,
     protected readonly reader: MapReader,
     definition: MapMetricDefinition,
-    settings: MapMetricSettings,
+    settings: FamilySettings,
   ) {
-    const maxSeries = settings.maxSeriesPerMetric;
-    this.ttlMs = settings.seriesTtlMs ?? 0;
-    this.now = settings.now ?? Date.now;
     const keyLayout = RecordLayout.fromObject(object, definition.key);
     this.valueLayout = RecordLayout.fromObject(object, definition.value);
     this.keyFields = Object.entries(definition.labels).map(([label, from]) => [
@@ -135,89 +135,129 @@ class MapFamilyBase {
       keyLayout.field(from.field),
       from,
     ]);
-    this.cap = new SeriesCap(maxSeries);
     if (definition.cgroupField && settings.attribution) {
       this.cgroup = { field: keyLayout.field(definition.cgroupField), expand: settings.attribution };
     }
-  }
-
-  protected labelsOf(entry: MapEntry): Labels {
-    const labels: Labels = {};
-    for (const [label, field, from] of this.keyFields) {
-      const raw = readField(entry.key, 0, field);
-      labels[label] = from.format && typeof raw === 'number' ? from.format(raw) : String(raw);
-    }
-    if (this.cgroup) Object.assign(labels, this.cgroup.expand(entry.key.getBigUint64(this.cgroup.field.offset, true)));
-    return labels;
+    this.policy = new SeriesPolicy(settings.limits);
+    const words = Math.ceil(keyLayout.size / 4);
+    this.table = new ByteKeyTable(words);
+    this.hashKey = compileHashKey(words);
+    this.scratch = new Int32Array(words);
+    this.overflow = overflowLabels([
+      ...this.keyFields.map(([label]) => label),
+      ...(this.cgroup ? Object.keys(this.cgroup.expand(0n)) : []),
+    ]);
   }
 
   /**
-   * One collection's series: entries with equal labels summed, label sets
-   * idle for the TTL left out (and their place under the cap given back),
-   * label sets beyond the cap folded into __overflow__.
+   * One collection's samples: keys with equal labels merged, idle keys left
+   * out, keys beyond the cap merged into __overflow__ (what they added since
+   * the last collection counted as overflow).
    */
   protected exported<T>(
-    items: { labels: Labels; item: T }[],
+    entries: MapEntry[],
+    itemOf: (entry: MapEntry) => T,
     valueOf: (item: T) => number,
     merge: (into: T, from: T) => void,
   ): { labels: Labels; item: T }[] {
-    const now = this.now();
-    const seen = new Set<string>();
-    const kept: { labels: Labels; item: T }[] = [];
-    for (const entry of byLabels(items, merge)) {
-      const key = JSON.stringify(entry.labels);
-      seen.add(key);
-      if (this.idle(key, valueOf(entry.item), now)) continue;
-      kept.push(this.cap.admit(key) ? entry : { labels: this.overflowLabels(), item: entry.item });
-    }
-    // Keys gone from the map (deleted in the kernel) give their place back too.
-    for (const key of this.states.keys()) {
-      if (!seen.has(key)) {
-        this.states.delete(key);
-        this.cap.release(key);
+    const { policy } = this;
+    const now = policy.now();
+    const seen = new Uint8Array(this.table.size + entries.length);
+    const merged = new Map<string, { labels: Labels; item: T }>();
+    for (const entry of entries) {
+      const id = this.idOf(entry.key);
+      seen[id] = 1;
+      const item = itemOf(entry);
+      const increase = policy.observe(id, valueOf(item), now);
+      if (policy.isIdle(id, now)) {
+        if (this.hidden[id] === 0) {
+          this.hidden[id] = 1;
+          policy.expiredCount++;
+          this.release(id);
+        }
+        continue;
       }
+      this.hidden[id] = 0;
+      if (this.admitted[id] === 0 && policy.hasRoom(this.admittedCount)) {
+        this.admitted[id] = 1;
+        this.admittedCount++;
+      }
+      let labels = this.overflow;
+      let key = OVERFLOW_KEY;
+      if (this.admitted[id] === 1) ({ labels, key } = this.labelsOf(id, entry.key));
+      else policy.overflowCount += increase;
+      const into = merged.get(key);
+      if (into) merge(into.item, item);
+      else merged.set(key, { labels, item });
     }
-    return byLabels(kept, merge);
+    this.forgetUnseen(seen);
+    return [...merged.values()];
   }
 
-  /** Records what this collection saw of `key`; true once it held one value for the TTL. */
-  private idle(key: string, value: number, now: number): boolean {
-    const state = this.states.get(key);
-    if (!state || state.value !== value) {
-      this.states.set(key, { value, changedAt: now, expired: false });
-      return false;
+  private idOf(key: DataView): number {
+    const scratch = this.scratch;
+    new Uint8Array(scratch.buffer).set(new Uint8Array(key.buffer, key.byteOffset, key.byteLength));
+    const hash = this.hashKey(scratch);
+    const found = this.table.find(scratch, hash);
+    if (found !== EMPTY) return found;
+    const id = this.table.insert(scratch, hash);
+    if (id >= this.admitted.length) {
+      this.admitted = grown(this.admitted);
+      this.hidden = grown(this.hidden);
     }
-    if (this.ttlMs === 0 || now - state.changedAt < this.ttlMs) return false;
-    if (!state.expired) {
-      state.expired = true;
-      this.cap.release(key);
-      this.expiredCount++;
-    }
-    return true;
+    return id;
   }
 
-  private overflowLabels(): Labels {
-    const names = [
-      ...this.keyFields.map(([label]) => label),
-      ...(this.cgroup ? Object.keys(this.cgroup.expand(0n)) : []),
-    ];
-    return Object.fromEntries(names.map((label) => [label, OVERFLOW_LABEL_VALUE]));
+  private release(id: number): void {
+    if (this.admitted[id] === 0) return;
+    this.admitted[id] = 0;
+    this.admittedCount--;
+  }
+
+  /** Keys the kernel deleted give their ids and places back. */
+  private forgetUnseen(seen: Uint8Array): void {
+    const gone: number[] = [];
+    for (let id = 0; id < this.table.size; id++) if (seen[id] === 0) gone.push(id);
+    if (gone.length === 0) return;
+    for (const id of gone) this.release(id);
+    const { table, moved } = this.table.without(gone);
+    const admitted = new Uint8Array(this.admitted.length);
+    const hidden = new Uint8Array(this.hidden.length);
+    const keyLabels: KeyLabels[] = [];
+    moved.forEach((to, id) => {
+      if (to < 0) return;
+      admitted[to] = this.admitted[id];
+      hidden[to] = this.hidden[id];
+      if (this.keyLabels[id]) keyLabels[to] = this.keyLabels[id];
+    });
+    this.policy.remap(moved, table.size);
+    this.table = table;
+    this.admitted = admitted;
+    this.hidden = hidden;
+    this.keyLabels = keyLabels;
+  }
+
+  private labelsOf(id: number, key: DataView): KeyLabels {
+    const cached = this.keyLabels[id];
+    const cgroupId = this.cgroup && key.getBigUint64(this.cgroup.field.offset, true);
+    const expansion = this.cgroup && cgroupId !== undefined ? this.cgroup.expand(cgroupId) : undefined;
+    if (cached && cached.expansion === expansion) return cached;
+    const labels: Labels = {};
+    for (const [label, field, from] of this.keyFields) {
+      const raw = readField(key, 0, field);
+      labels[label] = from.format && typeof raw === 'number' ? from.format(raw) : String(raw);
+    }
+    if (expansion) Object.assign(labels, expansion);
+    const fresh = { labels, key: Object.values(labels).join('\u0000'), cgroupId, expansion };
+    this.keyLabels[id] = fresh;
+    return fresh;
   }
 }
 
-/** Folds entries whose labels coincide (overflow, or formats mapping two keys to one name). */
-function byLabels<T>(
-  items: { labels: Labels; item: T }[],
-  merge: (into: T, from: T) => void,
-): { labels: Labels; item: T }[] {
-  const merged = new Map<string, { labels: Labels; item: T }>();
-  for (const entry of items) {
-    const key = JSON.stringify(entry.labels);
-    const seen = merged.get(key);
-    if (seen) merge(seen.item, entry.item);
-    else merged.set(key, entry);
-  }
-  return [...merged.values()];
+function grown(flags: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  const to = new Uint8Array(flags.length * 2);
+  to.set(flags);
+  return to;
 }
 
 class MapCounterFamily extends MapFamilyBase implements ScalarFamily {
@@ -226,12 +266,7 @@ class MapCounterFamily extends MapFamilyBase implements ScalarFamily {
   readonly help: string;
   private readonly word: number;
 
-  constructor(
-    object: NativeBpfObject,
-    reader: MapReader,
-    definition: MapCounterDefinition,
-    settings: MapMetricSettings,
-  ) {
+  constructor(object: NativeBpfObject, reader: MapReader, definition: MapCounterDefinition, settings: FamilySettings) {
     super(object, reader, definition, settings);
     this.name = definition.name;
     this.help = definition.help;
@@ -239,11 +274,9 @@ class MapCounterFamily extends MapFamilyBase implements ScalarFamily {
   }
 
   collect(): Sample[] {
-    const items = this.reader
-      .entries()
-      .map((e) => ({ labels: this.labelsOf(e), item: { value: e.totals[this.word] } }));
     return this.exported(
-      items,
+      this.reader.entries(),
+      (entry) => ({ value: entry.totals[this.word] }),
       (item) => item.value,
       (into, from) => (into.value += from.value),
     ).map(({ labels, item }) => ({ labels, value: item.value }));
@@ -264,7 +297,7 @@ class MapHistogramFamily extends MapFamilyBase implements HistogramFamily {
     object: NativeBpfObject,
     reader: MapReader,
     private readonly definition: MapHistogramDefinition,
-    settings: MapMetricSettings,
+    settings: FamilySettings,
     bounds: readonly number[],
   ) {
     super(object, reader, definition, settings);
@@ -278,12 +311,9 @@ class MapHistogramFamily extends MapFamilyBase implements HistogramFamily {
   }
 
   collect(): HistogramSample[] {
-    const items = this.reader.entries().map((entry) => {
-      const labels = this.labelsOf(entry);
-      return { labels, item: this.sample(entry, labels) };
-    });
     return this.exported(
-      items,
+      this.reader.entries(),
+      (entry) => this.sample(entry),
       (item) => item.count,
       (into, from) => {
         from.counts.forEach((c, i) => (into.counts[i] += c));
@@ -293,7 +323,7 @@ class MapHistogramFamily extends MapFamilyBase implements HistogramFamily {
     ).map(({ labels, item }) => ({ ...item, labels }));
   }
 
-  private sample(entry: MapEntry, labels: Labels): HistogramSample {
+  private sample(entry: MapEntry): Omit<HistogramSample, 'labels'> {
     const counts = new Array<number>(this.bounds.length + 1).fill(0);
     let bucket = 0;
     let count = 0;
@@ -304,7 +334,6 @@ class MapHistogramFamily extends MapFamilyBase implements HistogramFamily {
       count += n;
     }
     return {
-      labels,
       bounds: this.bounds,
       counts,
       sum: entry.totals[this.sumWord] * this.definition.scale,
@@ -313,23 +342,13 @@ class MapHistogramFamily extends MapFamilyBase implements HistogramFamily {
   }
 }
 
-export interface MapMetricSettings {
-  maxSeriesPerMetric: number;
-  /** Leave out series unchanged for this long (ms); 0 or absent: never. */
-  seriesTtlMs?: number;
-  /** Milliseconds clock (tests inject one). */
-  now?: () => number;
-  /** Histogram bounds by metric name, overriding the probe's defaults. */
-  bounds?: Record<string, number[]>;
-  /** cgroup id -> namespace, pod, container, for metrics with a `cgroupField`; absent: attribution off. */
-  attribution?: (cgroupId: bigint) => Labels;
-}
-
 /** The families of a probe's map-backed metrics. */
 export function mapFamilies(
   object: NativeBpfObject,
   definitions: readonly MapMetricDefinition[],
-  settings: MapMetricSettings,
+  settings: FamilySettings,
+  /** Histogram bounds by metric name, overriding the probe's defaults. */
+  bounds: Record<string, number[]> = {},
 ): MetricFamily[] {
   const readers = new Map<string, MapReader>();
   return definitions.map((definition) => {
@@ -341,7 +360,6 @@ export function mapFamilies(
     if (definition.type === 'counter') {
       return new MapCounterFamily(object, reader, definition, settings);
     }
-    const bounds = settings.bounds?.[definition.name] ?? definition.bounds;
-    return new MapHistogramFamily(object, reader, definition, settings, bounds);
+    return new MapHistogramFamily(object, reader, definition, settings, bounds[definition.name] ?? definition.bounds);
   });
 }

@@ -1,5 +1,6 @@
 // What every exporter reads: a named family of series, materialised only when
 // an exporter asks (scrape or export time), never per record.
+import type { SeriesPolicy } from './SeriesPolicy';
 
 export type Labels = Record<string, string>;
 
@@ -29,6 +30,8 @@ interface FamilyBase {
    * while a family of many series is prepared.
    */
   prepare?(pause: () => Promise<void>): Promise<void>;
+  /** The series cap and TTL the family keeps to, for labelled families; its overflow is exported. */
+  readonly policy?: SeriesPolicy;
 }
 
 export interface ScalarFamily extends FamilyBase {

@@ -89,19 +89,6 @@ return walked;
   );
 }
 
-/** The same per-record code as a function of one record (for tests and one-off records). */
-export function compileRecordHandler(code: RecordCode): RecordHandler {
-  return build(
-    `return function onRecord(view, words, record, length) {
-${code.prelude}
-thisRecord: {
-${code.body}
-}
-};`,
-    code.state,
-  );
-}
-
 /** A sink that calls `fn` per record: simple, one call per record. */
 export function callbackSink(fn: RecordHandler): RecordSink {
   return { recordCode: () => ({ prelude: '', body: 'state(view, words, record, length);', state: fn }) };

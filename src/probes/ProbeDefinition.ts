@@ -97,14 +97,23 @@ export interface TraceColumn {
   last?: boolean;
 }
 
+/** A ring record, named as the object's BTF has it (resolved once: decode/ResolvedRecord). */
+export interface RecordSpec {
+  /** The record struct. */
+  struct: string;
+  /** Its name in the object's `enum ks_record_type`. */
+  type: string;
+  /** The layout version this decoder reads (hdr.version). */
+  version: number;
+}
+
 /**
- * What `kernscope trace` shows of a probe: one ring record per event. The
- * time, pid and comm columns come first for every probe (`hdr.ts_ns`,
- * `pidField` and the record's `comm` field); `columns` are the probe's own.
+ * What `kernscope trace` shows of a probe: one record of the probe's ring
+ * (`record`) per event. The time, pid and comm columns come first for every
+ * probe (`hdr.ts_ns`, `pidField` and the record's `comm` field); `columns`
+ * are the probe's own.
  */
 export interface TraceDefinition {
-  /** The struct and its `enum ks_record_type` name (BTF), and the layout version this decoder reads. */
-  record: { struct: string; type: string; version: number };
   /**
    * Records only while the loader sets `targ_trace` (probes that aggregate in
    * the kernel); false for probes whose records always flow (exec, oom).
@@ -151,11 +160,10 @@ export interface ProbeDefinition {
    */
   sameKindAtEveryPoint?: boolean;
   /**
-   * Ring records, if the probe emits any: the struct and its `enum
-   * ks_record_type` name, both read from the object's BTF, and the layout
-   * version this decoder was written for.
+   * The record of the probe's ring, if it has one: always flowing when the
+   * probe has record metrics, only while tracing when `trace.optIn`.
    */
-  record?: { struct: string; type: string; version: number };
+  record?: RecordSpec;
   /** The object has `targ_netns`: a network-namespace filter (--netns) for socket events. */
   netnsFilter?: boolean;
   /** The object has `targ_attribute`: set, its maps key by cgroup (see `cgroupField`). */

@@ -28,8 +28,8 @@ export const blockioProbe: ProbeDefinition = {
   object: 'blockio.bpf.o',
   cgroupKeys: true,
   traceMaps: ['blockio_issuers'],
+  record: { struct: 'blockio_trace_record', type: 'KS_RECORD_BLOCKIO', version: 1 },
   trace: {
-    record: { struct: 'blockio_trace_record', type: 'KS_RECORD_BLOCKIO', version: 1 },
     optIn: true,
     minLatency: true,
     pidField: 'tgid', // the issuing task: the completion runs in an unrelated context

@@ -13,7 +13,6 @@ export const execProbe = {
   subsetOf: 'process',
   record: { struct: 'exec_record', type: 'KS_RECORD_EXEC', version: 1 },
   trace: {
-    record: { struct: 'exec_record', type: 'KS_RECORD_EXEC', version: 1 },
     optIn: false,
     columns: [
       { name: 'ppid', heading: 'PPID', width: 7, value: (r) => r.ppid as number },

@@ -17,7 +17,6 @@ export const oomProbe = {
   object: 'oom.bpf.o',
   record: { struct: 'oom_record', type: 'KS_RECORD_OOM', version: 1 },
   trace: {
-    record: { struct: 'oom_record', type: 'KS_RECORD_OOM', version: 1 },
     optIn: false,
     pidField: 'victim_pid', // the victim, not the task that ran the killer
     columns: [

@@ -17,8 +17,8 @@ export const runqueueProbe: ProbeDefinition = {
   summary: 'run-queue latency: time runnable tasks wait for a CPU (aggregated in the kernel)',
   cost: 'per-switch',
   object: 'runqueue.bpf.o',
+  record: { struct: 'runqueue_trace_record', type: 'KS_RECORD_RUNQUEUE', version: 1 },
   trace: {
-    record: { struct: 'runqueue_trace_record', type: 'KS_RECORD_RUNQUEUE', version: 1 },
     optIn: true,
     minLatency: true,
     pidField: 'tgid', // the process that waited (hdr is the task leaving the CPU)

@@ -21,8 +21,8 @@ export const syscallsProbe: ProbeDefinition = {
   summary: 'syscall counts, latency and errors, by syscall (aggregated in the kernel)',
   cost: 'per-syscall',
   object: 'syscalls.bpf.o',
+  record: { struct: 'syscall_trace_record', type: 'KS_RECORD_SYSCALL', version: 1 },
   trace: {
-    record: { struct: 'syscall_trace_record', type: 'KS_RECORD_SYSCALL', version: 1 },
     optIn: true,
     minLatency: true,
     columns: [

@@ -77,8 +77,8 @@ export const tcpProbe: ProbeDefinition = {
   cost: 'per-event',
   object: 'tcp.bpf.o',
   traceMaps: ['connect_owners'],
+  record: { struct: 'tcp_trace_record', type: 'KS_RECORD_TCP', version: 1 },
   trace: {
-    record: { struct: 'tcp_trace_record', type: 'KS_RECORD_TCP', version: 1 },
     optIn: true,
     // Only connect and connect_failed have a latency: with --min-latency no other event is recorded.
     minLatency: true,

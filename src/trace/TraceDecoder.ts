@@ -1,8 +1,9 @@
-// Turns one probe's trace record into a TraceEvent: checks the record's length
-// and header against the layout read from BTF, decodes every field, applies
+// Turns one probe's trace record into a TraceEvent: checks the record
+// (ResolvedRecord, the aggregator's check), decodes every field, applies
 // what only user space can filter (a comm pattern) and names the columns.
-import type { Field, RecordLayout } from '../decode/RecordLayout';
+import type { Field } from '../decode/RecordLayout';
 import { readField } from '../decode/readField';
+import type { ResolvedRecord } from '../decode/ResolvedRecord';
 import type { DecodedRecord, TraceDefinition } from '../probes/ProbeDefinition';
 import type { TraceEvent } from './TraceFormat';
 import { monotonicToWallMs, toEvent } from './TraceFormat';
@@ -14,33 +15,26 @@ export const FILTERED_RECORD = 'filtered';
 
 export class TraceDecoder {
   private readonly fields: Field[];
-  private readonly typeField: Field;
-  private readonly versionField: Field;
   private readonly tsField: Field;
 
   constructor(
     private readonly probe: string,
     private readonly trace: TraceDefinition,
-    private readonly layout: RecordLayout,
-    /** The probe's record type (its value in the object's `enum ks_record_type`). */
-    private readonly type: number,
+    private readonly record: ResolvedRecord,
     private readonly commPattern?: RegExp,
   ) {
-    this.fields = layout.allFields();
-    this.typeField = layout.field('hdr.type');
-    this.versionField = layout.field('hdr.version');
-    this.tsField = layout.field('hdr.ts_ns');
+    this.fields = record.layout.allFields();
+    this.tsField = record.layout.field('hdr.ts_ns');
   }
 
-  /** The event of the `length`-byte record at `record` in `view`. */
-  decode(view: DataView, record: number, length: number): TraceEvent | typeof INVALID_RECORD | typeof FILTERED_RECORD {
-    if (
-      length < this.layout.size ||
-      readField(view, record, this.typeField) !== this.type ||
-      readField(view, record, this.versionField) !== this.trace.record.version
-    ) {
-      return INVALID_RECORD;
-    }
+  /** The event of the `length`-byte record at `record` in `view` (`words` over the same memory). */
+  decode(
+    view: DataView,
+    words: Int32Array,
+    record: number,
+    length: number,
+  ): TraceEvent | typeof INVALID_RECORD | typeof FILTERED_RECORD {
+    if (!this.record.isValid(words, record, length)) return INVALID_RECORD;
     const decoded: DecodedRecord = {};
     for (const field of this.fields) decoded[field.name] = readField(view, record, field);
     if (this.commPattern && !this.commPattern.test(decoded.comm as string)) return FILTERED_RECORD;

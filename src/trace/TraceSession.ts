@@ -4,7 +4,7 @@
 // reservations, skipped re-entrant runs) are polled once a second so the
 // stream can report them as they happen. stop() leaves nothing attached.
 import { lostEventsOf } from '../agent/selfMetrics';
-import { RecordLayout } from '../decode/RecordLayout';
+import { ResolvedRecord } from '../decode/ResolvedRecord';
 import { RingDrain } from '../drain/RingDrain';
 import { callbackSink } from '../drain/RecordLoop';
 import type { LoadedProbe, LoadSettings } from '../load/ProbeLoader';
@@ -62,7 +62,7 @@ export class TraceSession {
         const trace = definition.trace!;
         const loaded = loader.load(definition, settings);
         try {
-          const drain = new RingDrain(loaded.object, this.sinkFor(definition.name, trace, loaded), {
+          const drain = new RingDrain(loaded.object, this.sinkFor(definition, trace, loaded), {
             intervalMs: 50,
           });
           this.probes.push({ definition, trace, loaded, drain, lostReported: lostEventsOf(loaded.object) });
@@ -103,13 +103,17 @@ export class TraceSession {
     }
   }
 
-  private sinkFor(probe: string, trace: TraceDefinition, loaded: LoadedProbe) {
-    const layout = RecordLayout.fromObject(loaded.object, trace.record.struct);
-    const type = loaded.object.enumValues('ks_record_type')[trace.record.type];
-    if (type === undefined) throw new Error(`${probe}: no ${trace.record.type} in enum ks_record_type`);
-    const decoder = new TraceDecoder(probe, trace, layout, type, this.commPattern);
-    return callbackSink((view, _words, record, length) => {
-      const event = decoder.decode(view, record, length);
+  private sinkFor(definition: ProbeDefinition, trace: TraceDefinition, loaded: LoadedProbe) {
+    const probe = definition.name;
+    if (!definition.record) throw new Error(`${probe}: traced, but its definition names no ring record`);
+    const decoder = new TraceDecoder(
+      probe,
+      trace,
+      ResolvedRecord.resolve(loaded.object, probe, definition.record),
+      this.commPattern,
+    );
+    return callbackSink((view, words, record, length) => {
+      const event = decoder.decode(view, words, record, length);
       if (event === INVALID_RECORD) {
         this.totals.invalid++;
         return;

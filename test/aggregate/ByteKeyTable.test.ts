@@ -1,8 +1,9 @@
 import t from 'tap';
 
-import { ByteKeyTable, hashKey } from '../../src/aggregate/ByteKeyTable';
+import { ByteKeyTable, compileHashKey } from '../../src/aggregate/ByteKeyTable';
 
 const key = (...words: number[]): Int32Array => Int32Array.from(words);
+const hashKey = (k: Int32Array): number => compileHashKey(k.length)(k);
 
 void t.test('ids are dense, stable and survive growth', (t) => {
   const table = new ByteKeyTable(3, 4); // tiny: grows many times
@@ -69,5 +70,34 @@ void t.test('insert copies only `words` words of a longer scratch key', (t) => {
   scratch[0] = 0;
   t.same([...table.key(id)], [7, 8], 'stored copy, not a reference');
   t.equal(table.find(key(7, 8), hashKey(key(7, 8))), id);
+  t.end();
+});
+
+void t.test('without(): the other ids renumbered in order, each still found by its key', (t) => {
+  const table = new ByteKeyTable(2);
+  const keys = Array.from({ length: 100 }, (_, i) => key(i, -i));
+  for (const k of keys) table.insert(k, hashKey(k));
+  const drop = [0, 3, 4, 50, 99];
+  const { table: kept, moved } = table.without(drop);
+  t.equal(kept.size, 95);
+  t.same(
+    drop.map((id) => moved[id]),
+    [-1, -1, -1, -1, -1],
+    'dropped ids map to -1',
+  );
+  const live = keys.map((_, id) => id).filter((id) => !drop.includes(id));
+  t.same(
+    live.map((id) => moved[id]),
+    live.map((_, i) => i),
+    'the rest keep their order, densely',
+  );
+  t.ok(
+    live.every((id) => kept.find(keys[id], hashKey(keys[id])) === moved[id]),
+    'each found under its new id',
+  );
+  t.ok(
+    drop.every((id) => kept.find(keys[id], hashKey(keys[id])) === -1),
+    'dropped keys are gone',
+  );
   t.end();
 });

@@ -3,8 +3,10 @@ import t from 'tap';
 
 import type { Field } from '../../src/decode/RecordLayout';
 import { RecordLayout } from '../../src/decode/RecordLayout';
-import { OVERFLOW_LABEL_VALUE, RecordCounter } from '../../src/aggregate/RecordCounter';
-import { cString, garbage, handExecLayout, wordsOf, writeFields } from '../helpers/records';
+import { RecordCounter } from '../../src/aggregate/RecordCounter';
+import { OVERFLOW_LABEL_VALUE } from '../../src/aggregate/SeriesPolicy';
+import { countRecords } from '../helpers/drainRecords';
+import { cString, garbage, handExecLayout, writeFields } from '../helpers/records';
 
 const layout = handExecLayout();
 const comm = layout.field('comm');
@@ -26,7 +28,7 @@ function collectMap(counter: RecordCounter, label = 'comm'): Record<string, numb
 }
 
 void t.test('bytes after the NUL do not split a series', (t) => {
-  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 100);
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], { maxSeries: 100, ttlMs: 0 });
   const { view, offsets } = batch([
     cString('bash', 16, 'AAAAAAAAAAAA'),
     cString('bash', 16, 'BBBBBBBBBBBB'),
@@ -36,29 +38,29 @@ void t.test('bytes after the NUL do not split a series', (t) => {
     cString('0123456789abcdef', 16), // 16 chars, no NUL at all
     cString('0123456789abcde', 16, 'Q'), // 15 chars, NUL in the last byte
   ]);
-  for (const offset of offsets) counter.add(view, wordsOf(view), offset);
+  countRecords(counter, view, offsets);
   t.same(collectMap(counter), { bash: 4, bas: 1, '0123456789abcdef': 1, '0123456789abcde': 1 });
   t.equal(counter.seriesCount, 4);
-  t.equal(counter.overflowCount, 0);
+  t.equal(counter.policy.overflowCount, 0);
   t.end();
 });
 
 void t.test('the word boundary: NUL at each byte of a word', (t) => {
-  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 100);
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], { maxSeries: 100, ttlMs: 0 });
   const names = ['abcd', 'abcde', 'abcdef', 'abcdefg', 'abcdefgh'];
   const comms = names.flatMap((n) => [cString(n, 16, '1111111111'), cString(n, 16, '2222222222')]);
   const { view, offsets } = batch(comms);
-  for (const offset of offsets) counter.add(view, wordsOf(view), offset);
+  countRecords(counter, view, offsets);
   t.same(collectMap(counter), Object.fromEntries(names.map((n) => [n, 2])));
   t.end();
 });
 
 void t.test('series cap folds new label sets into __overflow__', (t) => {
-  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 2);
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], { maxSeries: 2, ttlMs: 0 });
   const { view, offsets } = batch(['a', 'b', 'c', 'a', 'd', 'c', 'b'].map((n) => cString(n, 16)));
-  for (const offset of offsets) counter.add(view, wordsOf(view), offset);
+  countRecords(counter, view, offsets);
   t.equal(counter.seriesCount, 2, 'never more than the cap');
-  t.equal(counter.overflowCount, 3, 'c, d, c overflowed');
+  t.equal(counter.policy.overflowCount, 3, 'c, d, c overflowed');
   t.same(collectMap(counter), { a: 2, b: 2, [OVERFLOW_LABEL_VALUE]: 3 }, 'existing series keep counting');
   t.equal(
     counter.collect().reduce((sum, s) => sum + s.value, 0),
@@ -68,14 +70,12 @@ void t.test('series cap folds new label sets into __overflow__', (t) => {
   t.end();
 });
 
-void t.test('amount is added, overflow included', (t) => {
-  const counter = new RecordCounter('bytes', 'help', [{ label: 'comm', field: comm }], 1);
+void t.test('every record adds one, overflow included', (t) => {
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], { maxSeries: 1, ttlMs: 0 });
   const { view, offsets } = batch(['a', 'b'].map((n) => cString(n, 16)));
-  counter.add(view, wordsOf(view), offsets[0], 10);
-  counter.add(view, wordsOf(view), offsets[0], 5);
-  counter.add(view, wordsOf(view), offsets[1], 7);
+  countRecords(counter, view, [...Array<number>(15).fill(offsets[0]), ...Array<number>(7).fill(offsets[1])]);
   t.same(collectMap(counter), { a: 15, [OVERFLOW_LABEL_VALUE]: 7 });
-  t.equal(counter.overflowCount, 1, 'overflowCount counts records, not amounts');
+  t.equal(counter.policy.overflowCount, 7, 'overflowCount counts the records folded into __overflow__');
   t.end();
 });
 
@@ -98,7 +98,7 @@ void t.test('integer and mixed labels', (t) => {
       ...MIXED.map((field) => ({ label: field.name, field })),
       { label: 'hex', field: MIXED[5], format: (v: number) => `0x${v.toString(16)}` },
     ],
-    10,
+    { maxSeries: 10, ttlMs: 0 },
   );
   const bytes = new Uint8Array(48);
   writeFields(bytes, 0, mixedLayout, {
@@ -112,9 +112,9 @@ void t.test('integer and mixed labels', (t) => {
   });
   writeFields(bytes, 24, mixedLayout, { name: cString('ab', 8, 'JUNK'), u8: 1, s8: 1, u16: 1, s16: 1, u32: 1, s32: 1 });
   const view = new DataView(bytes.buffer);
-  counter.add(view, wordsOf(view), 0);
-  counter.add(view, wordsOf(view), 24);
-  counter.add(view, wordsOf(view), 0);
+  countRecords(counter, view, [0]);
+  countRecords(counter, view, [24]);
+  countRecords(counter, view, [0]);
   t.same(counter.collect(), [
     {
       labels: {
@@ -143,7 +143,7 @@ void t.test('a string label whose size is not a multiple of 4: counted right or 
   const layout = new RecordLayout('odd', 8, fields);
   let counter: RecordCounter;
   try {
-    counter = new RecordCounter('odd', 'help', [{ label: 'name', field: fields[0] }], 10);
+    counter = new RecordCounter('odd', 'help', [{ label: 'name', field: fields[0] }], { maxSeries: 10, ttlMs: 0 });
   } catch (error) {
     t.match((error as Error).message, /name/, 'refused at construction, naming the label');
     t.end();
@@ -154,7 +154,7 @@ void t.test('a string label whose size is not a multiple of 4: counted right or 
   writeFields(bytes, 8, layout, { name: cString('sixsix', 6), port: 2 });
   writeFields(bytes, 16, layout, { name: cString('ab', 6, 'JUNK'), port: 3 });
   const view = new DataView(bytes.buffer);
-  for (const offset of [0, 8, 16]) counter.add(view, wordsOf(view), offset);
+  for (const offset of [0, 8, 16]) countRecords(counter, view, [offset]);
   t.same(collectMap(counter, 'name'), { sixsix: 2, ab: 1 }, 'bytes past the field do not split or rename series');
   t.end();
 });
@@ -163,7 +163,7 @@ void t.test('labels must be strings, integers up to 32 bits, or u64s', (t) => {
   for (const kind of ['s64', 'bytes'] as const) {
     const field: Field = { name: 'f', offset: 0, size: 8, kind };
     t.throws(
-      () => new RecordCounter('m', 'h', [{ label: 'l', field }], 10),
+      () => new RecordCounter('m', 'h', [{ label: 'l', field }], { maxSeries: 10, ttlMs: 0 }),
       { message: new RegExp(`kind ${kind}`) },
       kind,
     );
@@ -176,10 +176,17 @@ void t.test('a u64 label expanded at collection: keyed by all 64 bits, equal exp
   // Two ids that differ only in the high word, and a third that expands like the first.
   const ids = [0x1_0000_0007n, 0x2_0000_0007n, 0x3_0000_0001n];
   const expand = (id: bigint) => ({ pod: id === 0x2_0000_0007n ? 'b' : 'a' });
-  const counter = new RecordCounter('m', 'h', [{ label: 'cgroup', field: cgroup, expand }], 10);
+  const counter = new RecordCounter('m', 'h', [{ label: 'cgroup', field: cgroup, expand }], {
+    maxSeries: 10,
+    ttlMs: 0,
+  });
   const view = new DataView(new ArrayBuffer(8 * ids.length));
   ids.forEach((id, i) => view.setBigUint64(8 * i, id, true));
-  ids.forEach((_, i) => counter.add(view, wordsOf(view), 8 * i, i + 1));
+  countRecords(
+    counter,
+    view,
+    ids.flatMap((_, i) => Array<number>(i + 1).fill(8 * i)),
+  );
   t.equal(counter.seriesCount, 3, 'three keys');
   t.same(
     counter.collect().sort((x, y) => x.labels.pod.localeCompare(y.labels.pod)),
@@ -204,10 +211,17 @@ void t.test(
       if (!answer) answers.set(id, (answer = { pod: `p${id % 1000n}` }));
       return answer;
     };
-    const counter = new RecordCounter('m', 'h', [{ label: 'cgroup', field: cgroup, expand }], 10000);
+    const counter = new RecordCounter('m', 'h', [{ label: 'cgroup', field: cgroup, expand }], {
+      maxSeries: 10000,
+      ttlMs: 0,
+    });
     const view = new DataView(new ArrayBuffer(8 * series));
     for (let i = 0; i < series; i++) view.setBigUint64(8 * i, BigInt(i), true);
-    for (let i = 0; i < series; i++) counter.add(view, wordsOf(view), 8 * i);
+    countRecords(
+      counter,
+      view,
+      Array.from({ length: series }, (_, i) => 8 * i),
+    );
 
     let pauses = 0;
     await counter.prepare(() => Promise.resolve(void pauses++));
@@ -236,10 +250,10 @@ void t.test(
 );
 
 void t.test('many series: values grow with the table', (t) => {
-  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 10000);
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], { maxSeries: 10000, ttlMs: 0 });
   const names = Array.from({ length: 500 }, (_, i) => `c${i}`);
   const { view, offsets } = batch(names.map((n) => cString(n, 16)));
-  for (let round = 0; round < 3; round++) for (const offset of offsets) counter.add(view, wordsOf(view), offset);
+  for (let round = 0; round < 3; round++) countRecords(counter, view, offsets);
   const values = collectMap(counter);
   t.equal(Object.keys(values).length, 500);
   t.ok(
@@ -250,10 +264,10 @@ void t.test('many series: values grow with the table', (t) => {
 });
 
 void t.test('a counter without labels has one series', (t) => {
-  const counter = new RecordCounter('plain_total', 'help', [], 10);
+  const counter = new RecordCounter('plain_total', 'help', [], { maxSeries: 10, ttlMs: 0 });
   const view = new DataView(new ArrayBuffer(16));
-  counter.add(view, wordsOf(view), 0);
-  counter.add(view, wordsOf(view), 8, 4);
+  countRecords(counter, view, [0]);
+  countRecords(counter, view, [8, 8, 8, 8]);
   t.same(counter.collect(), [{ labels: {}, value: 5 }]);
   t.end();
 });

@@ -3,14 +3,16 @@
 // so new label sets fit under the cap again. A fake clock drives the TTL.
 import t from 'tap';
 
-import { OVERFLOW_LABEL_VALUE, RecordCounter } from '../../src/aggregate/RecordCounter';
-import { cString, garbage, handExecLayout, wordsOf, writeFields } from '../helpers/records';
+import { RecordCounter } from '../../src/aggregate/RecordCounter';
+import { OVERFLOW_LABEL_VALUE } from '../../src/aggregate/SeriesPolicy';
+import { countRecords } from '../helpers/drainRecords';
+import { cString, garbage, handExecLayout, writeFields } from '../helpers/records';
 
 const layout = handExecLayout();
 const comm = layout.field('comm');
 
-/** One exec record per name, laid out like a drained batch; returns a function adding the record of a name. */
-function records(names: string[]): (counter: RecordCounter, name: string, amount?: number) => void {
+/** One exec record per name, laid out like a drained batch; returns a function counting `times` records of a name. */
+function records(names: string[]): (counter: RecordCounter, name: string, times?: number) => void {
   const stride = 8 + layout.size;
   const bytes = garbage(stride * names.length + 8, 0x5a);
   const at = new Map<string, number>();
@@ -19,8 +21,7 @@ function records(names: string[]): (counter: RecordCounter, name: string, amount
     at.set(name, 8 + i * stride);
   });
   const view = new DataView(bytes.buffer);
-  const words = wordsOf(view);
-  return (counter, name, amount = 1) => counter.add(view, words, at.get(name)!, amount);
+  return (counter, name, times = 1) => countRecords(counter, view, Array<number>(times).fill(at.get(name)!));
 }
 
 function values(counter: RecordCounter): Record<string, number> {
@@ -34,7 +35,8 @@ class FakeClock {
 
 void t.test('a series unchanged for the TTL is dropped at collection; a changing one stays', (t) => {
   const clock = new FakeClock();
-  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 100, {
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], {
+    maxSeries: 100,
     ttlMs: 60000,
     now: clock.now,
   });
@@ -51,7 +53,7 @@ void t.test('a series unchanged for the TTL is dropped at collection; a changing
   add(counter, 'busy');
   t.same(values(counter), { busy: 3 }, 'at the TTL: the idle series is gone');
   t.equal(counter.seriesCount, 1, 'and its slot is free');
-  t.equal(counter.expiredCount, 1);
+  t.equal(counter.policy.expiredCount, 1);
 
   add(counter, 'idle', 5);
   t.same(values(counter), { busy: 3, idle: 5 }, 'a series that comes back starts from zero');
@@ -60,7 +62,8 @@ void t.test('a series unchanged for the TTL is dropped at collection; a changing
 
 void t.test('idle means unchanged between collections, however long nobody collects', (t) => {
   const clock = new FakeClock();
-  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 100, {
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], {
+    maxSeries: 100,
     ttlMs: 1000,
     now: clock.now,
   });
@@ -77,7 +80,8 @@ void t.test('idle means unchanged between collections, however long nobody colle
 
 void t.test('expiry frees room under the cap; overflow expires too', (t) => {
   const clock = new FakeClock();
-  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 2, {
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], {
+    maxSeries: 2,
     ttlMs: 1000,
     now: clock.now,
   });
@@ -90,7 +94,7 @@ void t.test('expiry frees room under the cap; overflow expires too', (t) => {
   t.same(values(counter), { a: 1, b: 2, [OVERFLOW_LABEL_VALUE]: 1 });
   clock.ms += 500;
   t.same(values(counter), { b: 2 }, 'a and the overflow series idle for the TTL: dropped');
-  t.equal(counter.expiredCount, 2, 'a and __overflow__');
+  t.equal(counter.policy.expiredCount, 2, 'a and __overflow__');
 
   add(counter, 'd');
   add(counter, 'd');
@@ -106,7 +110,8 @@ void t.test('expiry frees room under the cap; overflow expires too', (t) => {
 
 void t.test('compaction keeps every live series and its label cache intact', (t) => {
   const clock = new FakeClock();
-  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 10000, {
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], {
+    maxSeries: 10000,
     ttlMs: 1000,
     now: clock.now,
   });
@@ -136,7 +141,8 @@ void t.test('compaction keeps every live series and its label cache intact', (t)
 
 void t.test('TTL 0 keeps every series', (t) => {
   const clock = new FakeClock();
-  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], 100, {
+  const counter = new RecordCounter('execs', 'help', [{ label: 'comm', field: comm }], {
+    maxSeries: 100,
     ttlMs: 0,
     now: clock.now,
   });

@@ -10,6 +10,7 @@ import t from 'tap';
 
 import { ProbeAggregator } from '../../src/aggregate/ProbeAggregator';
 import { RecordLayout } from '../../src/decode/RecordLayout';
+import { ResolvedRecord } from '../../src/decode/ResolvedRecord';
 import { CORRUPT_HEADERS, WALKED_RECORDS, compileRecordLoop } from '../../src/drain/RecordLoop';
 import { addon } from '../../src/native/addon';
 import type { ProbeDefinition } from '../../src/probes/ProbeDefinition';
@@ -184,8 +185,8 @@ for (const definition of [execProbe, oomProbe]) {
         const end = tail.kind === 'none' ? written : RING_BYTES;
         const available = cut === undefined ? end : Math.min(cut * 8, end);
 
-        const aggregator = new ProbeAggregator(probe.definition, probe.layout, probe.type, {
-          maxSeriesPerMetric: 4,
+        const aggregator = new ProbeAggregator(probe.definition, new ResolvedRecord(probe.layout, probe.type, 1), {
+          limits: { maxSeries: 4, ttlMs: 0 },
           attribution: (id) => ({ namespace: `ns${id % 3n}`, pod: `pod${id % 5n}`, container: 'c' }),
         });
         const counts = new Float64Array(2);

@@ -6,7 +6,7 @@ import t from 'tap';
 import type { RunningProbe } from '../../src/agent/Agent';
 import { lostEvents } from '../../src/agent/selfMetrics';
 import { ProbeAggregator } from '../../src/aggregate/ProbeAggregator';
-import { RecordLayout } from '../../src/decode/RecordLayout';
+import { ResolvedRecord } from '../../src/decode/ResolvedRecord';
 import { RingDrain } from '../../src/drain/RingDrain';
 import { addon } from '../../src/native/addon';
 import { execProbe } from '../../src/probes/exec';
@@ -25,10 +25,9 @@ void t.test('consumed + lost == emitted, exactly, and accumulates', (t) => {
   object.setConstant('wakeup_bytes', u64(2n ** 64n - 1n)); // never wake: the consumer is stalled anyway
   object.load();
 
-  const layout = RecordLayout.fromObject(object, 'exec_record');
-  const recordType = object.enumValues('ks_record_type').KS_RECORD_EXEC;
-  t.equal(recordType, 1, 'KS_RECORD_EXEC read from BTF');
-  const aggregator = new ProbeAggregator(execProbe, layout, recordType, { maxSeriesPerMetric: 100 });
+  const record = ResolvedRecord.resolve(object, 'loadgen', execProbe.record!);
+  t.equal(record.type, 1, 'KS_RECORD_EXEC read from BTF');
+  const aggregator = new ProbeAggregator(execProbe, record, { limits: { maxSeries: 100, ttlMs: 0 } });
   const drain = new RingDrain(object, aggregator, { intervalMs: 1000 });
   const counter = aggregator.counters[0];
 

@@ -47,8 +47,8 @@ function load(t: HasTeardown, kind: AttachKind, trace: LoadSettings['trace']) {
     drain.stop();
     loaded.object.close();
   });
-  const layout = RecordLayout.fromObject(loaded.object, blockioProbe.trace!.record.struct);
-  const [latency] = mapFamilies(loaded.object, blockioProbe.mapMetrics, { maxSeriesPerMetric: 100 }) as [
+  const layout = RecordLayout.fromObject(loaded.object, blockioProbe.record!.struct);
+  const [latency] = mapFamilies(loaded.object, blockioProbe.mapMetrics, { limits: { maxSeries: 100, ttlMs: 0 } }) as [
     HistogramFamily,
   ];
   return {
@@ -67,7 +67,7 @@ function load(t: HasTeardown, kind: AttachKind, trace: LoadSettings['trace']) {
           .map((s) => [s.labels.op, s.count]),
       ),
     drops: () => sumU64(loaded.object.lookup('drops', u32(0))!),
-    recordType: loaded.object.enumValues('ks_record_type')[blockioProbe.trace!.record.type],
+    recordType: loaded.object.enumValues('ks_record_type')[blockioProbe.record!.type],
   };
 }
 

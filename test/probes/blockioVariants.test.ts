@@ -38,10 +38,9 @@ for (const kind of ['tp_btf', 'raw_tp', 'tracepoint'] as AttachKind[]) {
       [kind, kind],
       `both attach points as ${kind}`,
     );
-    const [histogram, bytes] = mapFamilies(loaded.object, definition.mapMetrics, { maxSeriesPerMetric: 100 }) as [
-      HistogramFamily,
-      ScalarFamily,
-    ];
+    const [histogram, bytes] = mapFamilies(loaded.object, definition.mapMetrics, {
+      limits: { maxSeries: 100, ttlMs: 0 },
+    }) as [HistogramFamily, ScalarFamily];
 
     const loop = await createLoopDevice(t);
     const dd = (args: string[]) => run('dd', [...args, `bs=${SIZE}`, 'status=none']);

@@ -200,7 +200,7 @@ function loadInProcess(
 
 /** Forks and exits by reason as the agent would export them (attribution off: one series each). */
 function mapCounts(loaded: LoadedProbe): Omit<Counts, 'execs'> {
-  const families = mapFamilies(loaded.object, processProbe.mapMetrics, { maxSeriesPerMetric: 100 });
+  const families = mapFamilies(loaded.object, processProbe.mapMetrics, { limits: { maxSeries: 100, ttlMs: 0 } });
   const total = (name: string, labels: Record<string, string> = {}): number =>
     (families.find((f) => f.name === name)!.collect() as { labels: Record<string, string>; value: number }[])
       .filter((sample) => Object.entries(labels).every(([k, v]) => sample.labels[k] === v))

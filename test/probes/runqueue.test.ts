@@ -210,7 +210,7 @@ void tap.test('raw_tp variant, pid filter on the woken task: a sleeper among spi
     ['raw_tp', 'raw_tp', 'raw_tp'],
     'every attach point as raw_tp',
   );
-  const [histogram] = mapFamilies(loaded.object, definition.mapMetrics, { maxSeriesPerMetric: 10 }) as [
+  const [histogram] = mapFamilies(loaded.object, definition.mapMetrics, { limits: { maxSeries: 10, ttlMs: 0 } }) as [
     HistogramFamily,
   ];
   const atLoad = sleeper.schedstat();

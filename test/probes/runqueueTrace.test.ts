@@ -41,6 +41,7 @@ const MIN_LATENCY_NS = 2 ** 20;
 /** A few thousand waits a second, 96 bytes each with the ring's own header. */
 const RING_BYTES = 1 << 22;
 const TRACE = runqueueProbe.trace!;
+const RECORD = runqueueProbe.record!;
 
 /** Joins the cgroup (argv 1), pins itself to CPU 0, takes its name (argv 2), then naps (argv 3) or spins. */
 const WORKER = `
@@ -106,16 +107,16 @@ async function traceWorkers(t: HasTeardown, trace: (pids: number[]) => LoadSetti
   for (const pid of pids) process.kill(pid, 'SIGSTOP');
   await waitFor('workers to stop', () => (pids.every(stopped) ? true : undefined));
   drain.drain();
-  const [histogram] = mapFamilies(loaded.object, runqueueProbe.mapMetrics, { maxSeriesPerMetric: 10 }) as [
+  const [histogram] = mapFamilies(loaded.object, runqueueProbe.mapMetrics, { limits: { maxSeries: 10, ttlMs: 0 } }) as [
     HistogramFamily,
   ];
   const [sample] = histogram.collect();
   return {
     workers,
-    records: collector.decoded(RecordLayout.fromObject(loaded.object, TRACE.record.struct)),
+    records: collector.decoded(RecordLayout.fromObject(loaded.object, RECORD.struct)),
     histogram: { count: sample?.count ?? 0, counts: sample?.counts ?? [] },
     drops: sumU64(loaded.object.lookup('drops', u32(0))!),
-    recordType: loaded.object.enumValues('ks_record_type')[TRACE.record.type],
+    recordType: loaded.object.enumValues('ks_record_type')[RECORD.type],
   };
 }
 
@@ -124,7 +125,7 @@ function misfits(traced: Traced, minLatencyNs: number): DecodedRecord[] {
   return traced.records.filter(
     (r) =>
       r['hdr.type'] !== traced.recordType ||
-      r['hdr.version'] !== TRACE.record.version ||
+      r['hdr.version'] !== RECORD.version ||
       r.comm !== traced.workers.get(r.tgid as number) ||
       r.pid !== r.tgid || // single-threaded
       r['hdr.cpu'] !== 0 || // the switch runs on the CPU the waiter gets: they are pinned to CPU 0
@@ -137,7 +138,7 @@ function misfits(traced: Traced, minLatencyNs: number): DecodedRecord[] {
 void t.test('every observed wait is one record naming the worker, the wait and the task it replaced', async (t) => {
   const traced = await traceWorkers(t, () => ({ minLatencyNs: 0, skipTgid: 0 }));
   const { records } = traced;
-  t.not(traced.recordType, undefined, `${TRACE.record.type} is in the object's enum ks_record_type`);
+  t.not(traced.recordType, undefined, `${RECORD.type} is in the object's enum ks_record_type`);
   t.ok(records.length > 0, `the workers waited (${records.length} records)`);
   t.same(misfits(traced, 0), [], 'every record: a worker under its name, on CPU 0, replacing another task');
   t.equal(records.length, traced.histogram.count, 'as many records as histogram observations');

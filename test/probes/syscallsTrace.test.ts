@@ -32,6 +32,7 @@ const KINDS: AttachKind[] = ['tp_btf', 'raw_tp', 'tracepoint'];
 /** Every record of the workload fits: about 80 bytes each with the ring's own header. */
 const RING_BYTES = 1 << 20;
 const TRACE = syscallsProbe.trace!;
+const RECORD = syscallsProbe.record!;
 const EBADF = os.constants.errno.EBADF;
 
 const tracefsNote = ensureTracefs();
@@ -71,10 +72,10 @@ async function traceWorkload(t: HasTeardown, kind: AttachKind, trace: LoadSettin
 
   await workload.run();
   drain.drain();
-  const layout = RecordLayout.fromObject(loaded.object, TRACE.record.struct);
-  const [calls] = mapFamilies(loaded.object, syscallsProbe.mapMetrics, { maxSeriesPerMetric: 1000 }).filter(
-    (f) => f.name === 'kernscope_syscalls_total',
-  );
+  const layout = RecordLayout.fromObject(loaded.object, RECORD.struct);
+  const [calls] = mapFamilies(loaded.object, syscallsProbe.mapMetrics, {
+    limits: { maxSeries: 1000, ttlMs: 0 },
+  }).filter((f) => f.name === 'kernscope_syscalls_total');
   const counts = new Map<string, number>();
   for (const { labels, value } of calls.collect() as Sample[]) {
     counts.set(labels.syscall, (counts.get(labels.syscall) ?? 0) + value);
@@ -85,7 +86,7 @@ async function traceWorkload(t: HasTeardown, kind: AttachKind, trace: LoadSettin
     records: collector.decoded(layout),
     counts,
     drops: sumU64(loaded.object.lookup('drops', u32(0))!),
-    recordType: loaded.object.enumValues('ks_record_type')[TRACE.record.type],
+    recordType: loaded.object.enumValues('ks_record_type')[RECORD.type],
   };
 }
 
@@ -100,12 +101,12 @@ for (const kind of KINDS) {
   void t.test(`${kind}: one record per counted call, with its return value and latency`, { skip }, async (t) => {
     const traced = await traceWorkload(t, kind, { minLatencyNs: 0, skipTgid: 0 });
     const { records } = traced;
-    t.not(traced.recordType, undefined, `${TRACE.record.type} is in the object's enum ks_record_type`);
+    t.not(traced.recordType, undefined, `${RECORD.type} is in the object's enum ks_record_type`);
     t.same(
       records.filter(
         (r) =>
           r['hdr.type'] !== traced.recordType ||
-          r['hdr.version'] !== TRACE.record.version ||
+          r['hdr.version'] !== RECORD.version ||
           r['hdr.tgid'] !== traced.pid ||
           r['hdr.pid'] !== traced.pid ||
           r.comm !== traced.comm ||

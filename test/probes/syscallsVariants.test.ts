@@ -68,7 +68,7 @@ for (const { probe, startMap } of cases) {
 
       await workload.run();
       const families = new Map(
-        mapFamilies(loaded.object, probe.mapMetrics, { maxSeriesPerMetric: 1000 }).map((f) => [f.name, f]),
+        mapFamilies(loaded.object, probe.mapMetrics, { limits: { maxSeries: 1000, ttlMs: 0 } }).map((f) => [f.name, f]),
       );
       const getppid = { syscall: 'getppid' };
       t.equal(sampleOf(families.get('kernscope_syscalls_total')!, getppid).value, CALLS, 'getppid calls');

@@ -49,7 +49,10 @@ function loadTcp(
   t.teardown(() => loaded.object.close());
   const other = loaded.chosen.find((c) => c.variant.kind !== kind);
   if (other) throw new Error(`${other.point} attached ${other.variant.kind}, not ${kind}`);
-  return { loaded, families: mapFamilies(loaded.object, tcpProbe.mapMetrics, { maxSeriesPerMetric: 100 }) };
+  return {
+    loaded,
+    families: mapFamilies(loaded.object, tcpProbe.mapMetrics, { limits: { maxSeries: 100, ttlMs: 0 } }),
+  };
 }
 
 /** The families' series as exposition samples (histograms as _bucket/_sum/_count). */

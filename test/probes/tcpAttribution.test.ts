@@ -54,7 +54,7 @@ void t.test('connections, latency, failures and resets are labelled by the socke
   const attribution = new Attribution(new CgroupPaths(cgroup2Mount()!));
   const families = new Map<string, MetricFamily>(
     mapFamilies(loaded.object, tcpProbe.mapMetrics, {
-      maxSeriesPerMetric: 100,
+      limits: { maxSeries: 100, ttlMs: 0 },
       attribution: (id) => attribution.labels(id),
     }).map((f) => [f.name, f]),
   );

@@ -31,6 +31,7 @@ import type { HasTeardown } from '../helpers/teardown';
 const PAIRS = 12;
 const TEN_SECONDS_NS = 10e9;
 const TRACE = tcpProbe.trace!;
+const RECORD = tcpProbe.record!;
 const KINDS = ['tp_btf', 'tracepoint'] as const;
 
 // Classic tracepoints need tracefs (the trace command mounts it the same way).
@@ -128,12 +129,12 @@ async function traceWorkload(
   const { stdout } = await ns.exec('python3', ['-c', ...workload]);
   const [pid, port, ...clients] = stdout.trim().split(' ').map(Number);
   drain.drain();
-  const records = collector.decoded(RecordLayout.fromObject(loaded.object, TRACE.record.struct));
+  const records = collector.decoded(RecordLayout.fromObject(loaded.object, RECORD.struct));
   const lines = records
     .map((r) => toEvent('tcp', TRACE, r, 0))
     .map((e) => `${e.fields.event} ${e.pid} ${e.comm} ${e.fields.local} ${e.fields.remote}`)
     .sort();
-  const connections = mapFamilies(loaded.object, tcpProbe.mapMetrics, { maxSeriesPerMetric: 100 }).find(
+  const connections = mapFamilies(loaded.object, tcpProbe.mapMetrics, { limits: { maxSeries: 100, ttlMs: 0 } }).find(
     (f) => f.name === 'kernscope_tcp_connections_total',
   )!;
   const outbound = (connections.collect() as Sample[]).find((s) => s.labels.direction === 'outbound')?.value ?? 0;
@@ -146,7 +147,7 @@ async function traceWorkload(
     lines,
     outbound,
     drops: sumU64(loaded.object.lookup('drops', u32(0))!),
-    recordType: loaded.object.enumValues('ks_record_type')[TRACE.record.type],
+    recordType: loaded.object.enumValues('ks_record_type')[RECORD.type],
   };
 }
 

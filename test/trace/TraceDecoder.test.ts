@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import t from 'tap';
 
-import { RecordLayout } from '../../src/decode/RecordLayout';
+import type { RecordLayout } from '../../src/decode/RecordLayout';
+import { ResolvedRecord } from '../../src/decode/ResolvedRecord';
 import { addon } from '../../src/native/addon';
 import { BUILTIN_PROBES } from '../../src/probes';
 import type { TraceDefinition } from '../../src/probes/ProbeDefinition';
@@ -21,6 +22,7 @@ const MAX_OVERSIZE = 64;
 interface Traced {
   name: string;
   trace: TraceDefinition;
+  record: ResolvedRecord;
   layout: RecordLayout;
   type: number;
 }
@@ -31,9 +33,8 @@ function tracedProbes(): Traced[] {
     if (!trace) return [];
     const object = new addon.BpfObject(`${BPF_DIR}/${definition.object}`, definition.name);
     try {
-      const layout = RecordLayout.fromObject(object, trace.record.struct);
-      const type = object.enumValues('ks_record_type')[trace.record.type];
-      return [{ name: definition.name, trace, layout, type }];
+      const record = ResolvedRecord.resolve(object, definition.name, definition.record!);
+      return [{ name: definition.name, trace, record, layout: record.layout, type: record.type }];
     } finally {
       object.close();
     }
@@ -60,8 +61,8 @@ function caseArbitrary(probes: readonly Traced[]): fc.Arbitrary<Case> {
       seed: fc.uint8Array({ minLength: 1, maxLength: 512 }),
     })
     .map(({ probe, shape, extra, word, at, seed }) => {
-      const { layout, type, trace } = probes[probe];
-      const expected = type | (trace.record.version << 16);
+      const { layout, record } = probes[probe];
+      const expected = record.expectedHeader;
       const length = shape === 'truncated' ? word % layout.size : layout.size + (shape === 'oversized' ? extra : 0);
       // Room for the largest record, as the ring has: bytes past `length` are stale, not the record's.
       const bytes = new Uint8Array(at + layout.size + MAX_OVERSIZE);
@@ -78,13 +79,13 @@ function caseArbitrary(probes: readonly Traced[]): fc.Arbitrary<Case> {
 void t.test('trace decoders of every probe take generated records without an exception', (t) => {
   const probes = tracedProbes();
   t.ok(probes.length >= 7, `${probes.length} probes trace`);
-  const decoders = probes.map((p) => new TraceDecoder(p.name, p.trace, p.layout, p.type));
+  const decoders = probes.map((p) => new TraceDecoder(p.name, p.trace, p.record));
   const table = new TraceTable(new Map(probes.map((p) => [p.name, p.trace])));
   let cases = 0;
   fc.assert(
     fc.property(caseArbitrary(probes), ({ probe, good, bytes, at, length }) => {
       cases++;
-      const event = decoders[probe].decode(new DataView(bytes.buffer), at, length);
+      const event = decoders[probe].decode(new DataView(bytes.buffer), new Int32Array(bytes.buffer), at, length);
       if (!good) return event === INVALID_RECORD;
       if (typeof event === 'string') return false;
       // Printing takes whatever the fields held.
@@ -98,16 +99,20 @@ void t.test('trace decoders of every probe take generated records without an exc
 
 void t.test('a comm pattern filters valid records and never counts them invalid', (t) => {
   const [probe] = tracedProbes().filter((p) => p.name === 'exec');
-  const decoder = new TraceDecoder(probe.name, probe.trace, probe.layout, probe.type, /^keep/);
+  const decoder = new TraceDecoder(probe.name, probe.trace, probe.record, /^keep/);
   const comm = probe.layout.field('comm');
   const record = (name: string): DataView => {
     const bytes = new Uint8Array(probe.layout.size);
     const view = new DataView(bytes.buffer);
-    view.setUint32(probe.layout.field('hdr.type').offset, probe.type | (probe.trace.record.version << 16), true);
+    view.setUint32(probe.layout.field('hdr.type').offset, probe.record.expectedHeader, true);
     bytes.set(new TextEncoder().encode(name), comm.offset);
     return view;
   };
-  t.equal(decoder.decode(record('drop-me'), 0, probe.layout.size), FILTERED_RECORD);
-  t.match(decoder.decode(record('keep-me'), 0, probe.layout.size), { probe: 'exec', comm: 'keep-me' });
+  const decodeNamed = (name: string) => {
+    const view = record(name);
+    return decoder.decode(view, new Int32Array(view.buffer), 0, probe.layout.size);
+  };
+  t.equal(decodeNamed('drop-me'), FILTERED_RECORD);
+  t.match(decodeNamed('keep-me'), { probe: 'exec', comm: 'keep-me' });
   t.end();
 });
