@@ -18,7 +18,7 @@ export function hashSource(words: readonly string[]): string {
 export function compileHashKey(words: number): (key: Int32Array) => number {
   const names = Array.from({ length: words }, (_, i) => `key[${i}]`);
   // Deliberate code generation: fixed text and word indices only.
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('key', `let h = 0;\n${hashSource(names)}\nreturn h;`) as (key: Int32Array) => number;
 }
 

@@ -25,7 +25,7 @@ void t.test('consumed + lost == emitted, exactly, and accumulates', (t) => {
   object.setConstant('wakeup_bytes', u64(2n ** 64n - 1n)); // never wake: the consumer is stalled anyway
   object.load();
 
-  const record = ResolvedRecord.resolve(object, 'loadgen', execProbe.record!);
+  const record = ResolvedRecord.resolve(object, 'loadgen', execProbe.record);
   t.equal(record.type, 1, 'KS_RECORD_EXEC read from BTF');
   const aggregator = new ProbeAggregator(execProbe, record, { limits: { maxSeries: 100, ttlMs: 0 } });
   const drain = new RingDrain(object, aggregator, { intervalMs: 1000 });
