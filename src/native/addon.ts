@@ -110,10 +110,6 @@ export interface NativeBpfObject {
   readonly closed: boolean;
 }
 
-/** Where a ring reader learns that the ring holds data: see NativeRingReader.watch. */
-export type ReadinessMode = 'poll' | 'thread';
-export const READINESS_MODES: readonly ReadinessMode[] = ['poll', 'thread'];
-
 /**
  * A BPF ring buffer mapped into this process, for RingDrain to consume in
  * place. `consumer` (read-write) holds the consumer position at byte 0;
@@ -134,15 +130,13 @@ export interface NativeRingReader {
   readonly dataOffset: number;
   readonly size: number;
   /**
-   * Calls `onReadable(true)` on the event loop when the kernel wakes the
-   * ring's readers (edge-triggered: see native/ring_reader.h). 'poll' (the
-   * default) polls the ring's fd in the event loop; 'thread' polls it on a
-   * native thread, which queues one call at a time and polls again only once
-   * the callback has run. With `intervalMs` (a whole number, 1 to 3600000),
-   * a native timer also calls `onReadable(false)` every `intervalMs` while
-   * the ring holds records. close() stops all of them.
+   * Calls `onReadable(true)` when the kernel wakes the ring's readers: a
+   * libuv poll on the ring's fd, edge-triggered (see native/ring_reader.h).
+   * With `intervalMs` (a whole number, 1 to 3600000), a native timer also
+   * calls `onReadable(false)` every `intervalMs` while the ring holds
+   * records. close() stops both.
    */
-  watch(onReadable: (woken: boolean) => void, mode?: ReadinessMode, intervalMs?: number): void;
+  watch(onReadable: (woken: boolean) => void, intervalMs?: number): void;
   close(): void;
 }
 
