@@ -10,6 +10,7 @@
 #include <string>
 
 #include "errors.h"
+#include "map_io.h"
 
 namespace kernscope {
 namespace {
@@ -174,7 +175,7 @@ RingReader::RingReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingRe
   if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF) {
     ThrowUsage(env, std::string("map '") + bpf_map__name(map) + "' is not a ring buffer");
   }
-  ring_ = std::make_shared<RingResource>(env, BpfObject::MapFd(env, map), bpf_map__max_entries(map));
+  ring_ = std::make_shared<RingResource>(env, MapFd(env, map), bpf_map__max_entries(map));
   object->Own(ring_);
   object_ = Napi::Persistent(info[0].As<Napi::Object>());
   Napi::Object self = info.This().As<Napi::Object>();
