@@ -53,8 +53,8 @@ Napi::Value LookupValue(Napi::Env env, const bpf_map* map, const Napi::Uint8Arra
 Napi::Object ReadEntries(Napi::Env env, const bpf_map* map) {
   int fd = MapFd(env, map);
   size_t key_size = bpf_map__key_size(map);
-  size_t value_size = ValueLayoutOf(env, map).Bytes();
-  std::vector<uint8_t> keys, values, key(key_size), next(key_size), value(value_size);
+  ValueLayout layout = ValueLayoutOf(env, map);
+  std::vector<uint8_t> keys, values, key(key_size), next(key_size), value(layout.Bytes());
 
   const void* previous = nullptr;  // NULL asks for the first key
   while (bpf_map_get_next_key(fd, previous, next.data()) == 0) {
@@ -71,6 +71,8 @@ Napi::Object ReadEntries(Napi::Env env, const bpf_map* map) {
   out.Set("count", keys.size() / key_size);
   out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), keys.size()));
   out.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), values.size()));
+  out.Set("valueStride", layout.stride);
+  out.Set("cpus", layout.cpus);
   return out;
 }
 

@@ -27,7 +27,8 @@ int MapFd(Napi::Env env, const bpf_map* map);
 // The value under `key` (laid out as ValueLayoutOf says), or null when the key is absent.
 Napi::Value LookupValue(Napi::Env env, const bpf_map* map, const Napi::Uint8Array& key);
 
-// Every key and value, packed: {count, keys, values}.
+// Every key and value, packed, and how the values are laid out:
+// {count, keys, values, valueStride, cpus} (ValueLayout).
 Napi::Object ReadEntries(Napi::Env env, const bpf_map* map);
 
 // BPF_MAP_FREEZE: read-only from user space from now on; the programs still write it.

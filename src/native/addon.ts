@@ -75,10 +75,16 @@ export interface ProgramStats {
   recursionMisses: number;
 }
 
+/** What entries() read: `count` keys and values, each packed back to back. */
 export interface MapEntries {
   count: number;
   keys: Uint8Array;
+  /** `cpus` values per key, each `valueStride` bytes: key i's value on CPU c at (i * cpus + c) * valueStride. */
   values: Uint8Array;
+  /** The map's value size, rounded up to 8 bytes in a per-CPU map (as the kernel copies them out). */
+  valueStride: number;
+  /** Values per key: one per possible CPU in a per-CPU map, else 1. */
+  cpus: number;
 }
 
 export interface NativeLink {
@@ -99,6 +105,7 @@ export interface NativeBpfObject {
   enumValues(name: string): Record<string, number>;
   load(): void;
   attach(program: string, kind: AttachKind, target?: string): NativeLink;
+  /** The value under `key`, laid out as entries() describes (a per-CPU map: one per possible CPU), or null. */
   lookup(map: string, key: Uint8Array): Uint8Array | null;
   entries(map: string): MapEntries;
   programStats(): ProgramStats[];
@@ -164,7 +171,6 @@ interface Addon {
   kernelFeatures(): KernelFeatures;
   enableRunTimeStats(): boolean;
   libbpfVersion(): string;
-  possibleCpus(): number;
   /**
    * Every thread keeps only the capabilities of `keep` (bit N: capability N)
    * it holds, with empty inheritable and ambient sets, a bounding set of
