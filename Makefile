@@ -76,7 +76,7 @@ test: build lint package
 
 # The performance record (bench/README.md), about 70 minutes; BENCH_FLAGS=--json for machine-readable output.
 BENCH_FLAGS ?=
-BENCHES := drain readiness overhead services stream storms scrape memory
+BENCHES := drain overhead services stream storms scrape memory
 BENCH_PACKAGES := nginx-light wrk redis-server redis-tools
 bench: build
 	scripts/install-deps $(BENCH_PACKAGES)

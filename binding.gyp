@@ -4,11 +4,14 @@
       "target_name": "kernscope",
       "sources": [
         "native/addon.cc",
+        "native/args.cc",
         "native/bpf_link.cc",
         "native/bpf_object.cc",
+        "native/btf_describe.cc",
         "native/capabilities.cc",
         "native/errors.cc",
         "native/features.cc",
+        "native/map_io.cc",
         "native/ring_reader.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

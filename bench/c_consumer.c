@@ -498,7 +498,7 @@ static __u64 cpu_ns(void)
 }
 
 /*
- * Readiness and timer as kernscope's RingDrain.start('poll'): libbpf's epoll
+ * Readiness and timer as kernscope's RingDrain.start(): libbpf's epoll
  * fd holds the ring fd level-triggered, as libuv's does; a drain whenever
  * it is readable and every INTERVAL_MS. ring_buffer__poll() is these two
  * steps in one call; split, the clock is read once per drain, as kernscope

@@ -193,8 +193,7 @@ class SampledAggregator extends ProbeAggregator {
 /**
  * The aggregator's per-record code, then, for every SAMPLE_EVERY-th record,
  * now - hdr.ts_ns into a 1 us histogram (both CLOCK_MONOTONIC; the clock read
- * once per batch, as readiness.ts does): the latency to the record being
- * aggregated.
+ * once per batch): the latency to the record being aggregated.
  */
 function sampledSink(aggregator: SampledAggregator, tsOffset: number): RecordSink {
   if (tsOffset % 8 !== 0) throw new Error(`hdr.ts_ns at ${tsOffset} is not 8-aligned`);
@@ -266,7 +265,7 @@ async function child(policy: (typeof POLICIES)[PolicyName]): Promise<void> {
     if (id === undefined) throw new Error(`no ${PROGRAM} program`);
 
     const stopped = new Promise((resolve) => process.once('SIGTERM', resolve));
-    drain.start('poll');
+    drain.start();
     const cpu = process.cpuUsage();
     const wall = process.hrtime.bigint();
     console.log(`ready ${id}`);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * syscall_loop: the traced workload of the readiness benchmark. Calls
- * getppid() at a paced rate for a while and reports how many calls it made.
+ * syscall_loop: the traced workload of the overhead, scrape, memory and soak
+ * benchmarks. Calls getppid() at a paced rate for a while and reports how
+ * many calls it made.
  *
  * Protocol, so the tracer can be set up for this very process first: prints
  * "ready PID SYSCALL_NR" (SYSCALL_NR: getppid's number on this architecture),

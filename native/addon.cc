@@ -44,10 +44,6 @@ Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
       info.Env(), std::to_string(libbpf_major_version()) + "." + std::to_string(libbpf_minor_version()));
 }
 
-Napi::Value PossibleCpus(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), libbpf_num_possible_cpus());
-}
-
 // Environment teardown (process exit, worker exit): close every object still
 // open, which destroys its links, so nothing stays attached.
 void Teardown(AddonData* data) {
@@ -73,7 +69,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelFeatures", Napi::Function::New(env, KernelFeatures));
   exports.Set("enableRunTimeStats", Napi::Function::New(env, EnableRunTimeStats));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
-  exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpus));
   exports.Set("dropCapabilities", Napi::Function::New(env, DropCapabilities));
   return exports;
 }

@@ -5,82 +5,21 @@
 #include <linux/bpf.h>
 
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 
 #include "addon_data.h"
+#include "args.h"
 #include "bpf_link.h"
+#include "btf_describe.h"
 #include "errors.h"
+#include "map_io.h"
 
 namespace kernscope {
 namespace {
 
-bool IsPerCpu(enum bpf_map_type type) {
-  return type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH ||
-         type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
-}
-
-// Bytes one lookup returns: per-CPU maps give one 8-byte-aligned slot per
-// possible CPU.
-size_t LookupValueSize(const bpf_map* map) {
-  size_t size = bpf_map__value_size(map);
-  if (!IsPerCpu(bpf_map__type(map))) return size;
-  return ((size + 7) / 8 * 8) * libbpf_num_possible_cpus();
-}
-
-Napi::Uint8Array BytesArg(const Napi::CallbackInfo& info, size_t index, const char* what) {
-  if (!info[index].IsTypedArray() ||
-      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    ThrowUsage(info.Env(), std::string(what) + " must be a Uint8Array");
-  }
-  return info[index].As<Napi::Uint8Array>();
-}
-
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
-
-Napi::Object DescribeType(Napi::Env env, const btf* btf, __u32 type_id);
-
-// One member of a record struct as the TypeScript decoder needs it.
-Napi::Object DescribeType(Napi::Env env, const btf* btf, __u32 type_id) {
-  Napi::Object out = Napi::Object::New(env);
-  __s32 resolved = btf__resolve_type(btf, type_id);
-  const btf_type* t = btf__type_by_id(btf, resolved);
-  out.Set("size", static_cast<double>(btf__resolve_size(btf, type_id)));
-  switch (btf_kind(t)) {
-    case BTF_KIND_INT:
-      out.Set("kind", "int");
-      out.Set("signed", (btf_int_encoding(t) & BTF_INT_SIGNED) != 0);
-      break;
-    case BTF_KIND_ENUM:
-      out.Set("kind", "int");
-      out.Set("signed", false);
-      break;
-    case BTF_KIND_ARRAY: {
-      const struct btf_array* array = btf_array(t);
-      out.Set("kind", "array");
-      out.Set("count", array->nelems);
-      out.Set("element", DescribeType(env, btf, array->type));
-      break;
-    }
-    case BTF_KIND_STRUCT:
-    case BTF_KIND_UNION:
-      out.Set("kind", "struct");
-      out.Set("typeName", btf__name_by_offset(btf, t->name_off));
-      break;
-    default:
-      out.Set("kind", "other");
-  }
-  return out;
-}
-
-// The kernel's MAX_BPF_FUNC_ARGS (not in the uapi headers): a raw_tp test run
-// takes at most this many context words.
-constexpr uint32_t kMaxContextArgs = 12;
-
-// Number.MAX_SAFE_INTEGER: larger doubles are not exact integers.
-constexpr double kMaxSafeInteger = 9007199254740991.0;
 
 // Marks JS objects that really wrap a BpfObject.
 const napi_type_tag kBpfObjectTag = {0x6b65726e73636f70ULL, 0x6270666f626a6563ULL};
@@ -92,25 +31,6 @@ BpfObject* BpfObject::FromValue(Napi::Env env, const Napi::Value& value, const c
   if (value.IsObject()) napi_check_object_type_tag(env, value, &kBpfObjectTag, &tagged);
   if (!tagged) ThrowUsage(env, std::string(who) + " needs a BpfObject");
   return Unwrap(value.As<Napi::Object>());
-}
-
-std::string StringArg(const Napi::CallbackInfo& info, size_t index, const char* what) {
-  return StringValue(info.Env(), info[index], what);
-}
-
-// A NUL would end the name early in libbpf: "drops\0x" must not find "drops".
-std::string StringValue(Napi::Env env, const Napi::Value& value, const char* what) {
-  if (!value.IsString()) ThrowUsage(env, std::string(what) + " must be a string");
-  std::string text = value.As<Napi::String>().Utf8Value();
-  if (text.find('\0') != std::string::npos) ThrowUsage(env, std::string(what) + " must not contain NUL");
-  return text;
-}
-
-int BpfObject::MapFd(Napi::Env env, const bpf_map* map) {
-  int fd = bpf_map__fd(map);
-  if (fd < 0)
-    ThrowUsage(env, std::string("map '") + bpf_map__name(map) + "' was not created (autocreate off)");
-  return fd;
 }
 
 Napi::Function BpfObject::Init(Napi::Env env) {
@@ -309,39 +229,14 @@ void BpfObject::SetConstant(const Napi::CallbackInfo& info) {
 Napi::Value BpfObject::RecordLayout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = StringArg(info, 0, "struct name");
-  const btf* btf = bpf_object__btf(Handle(env));
-  __s32 id = btf ? btf__find_by_name_kind(btf, name.c_str(), BTF_KIND_STRUCT) : -1;
-  if (id < 0) ThrowUsage(env, "no struct '" + name + "' in the object's BTF (is it exported?)");
-
-  const btf_type* t = btf__type_by_id(btf, id);
-  Napi::Array members = Napi::Array::New(env);
-  const btf_member* m = btf_members(t);
-  for (int i = 0; i < btf_vlen(t); i++, m++) {
-    Napi::Object member = DescribeType(env, btf, m->type);
-    member.Set("name", btf__name_by_offset(btf, m->name_off));
-    member.Set("offset", btf_member_bit_offset(t, i) / 8);
-    member.Set("bitfield", btf_member_bitfield_size(t, i) != 0 || btf_member_bit_offset(t, i) % 8 != 0);
-    members.Set(i, member);
-  }
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("name", name);
-  out.Set("size", t->size);
-  out.Set("members", members);
-  return out;
+  return DescribeStruct(env, bpf_object__btf(Handle(env)), name);
 }
 
 // enumValues(enumName): {NAME: value} of an enum in the object's BTF.
 Napi::Value BpfObject::EnumValues(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = StringArg(info, 0, "enum name");
-  const btf* btf = bpf_object__btf(Handle(env));
-  __s32 id = btf ? btf__find_by_name_kind(btf, name.c_str(), BTF_KIND_ENUM) : -1;
-  if (id < 0) ThrowUsage(env, "no enum '" + name + "' in the object's BTF (is it exported?)");
-  const btf_type* t = btf__type_by_id(btf, id);
-  Napi::Object out = Napi::Object::New(env);
-  const struct btf_enum* e = btf_enum(t);
-  for (int i = 0; i < btf_vlen(t); i++, e++) out.Set(btf__name_by_offset(btf, e->name_off), e->val);
-  return out;
+  return DescribeEnum(env, bpf_object__btf(Handle(env)), name);
 }
 
 void BpfObject::Load(const Napi::CallbackInfo& info) {
@@ -398,45 +293,14 @@ Napi::Value BpfObject::Lookup(const Napi::CallbackInfo& info) {
   RequireState(env, true, "lookup");
   bpf_map* map = FindMap(env, info[0]);
   Napi::Uint8Array key = BytesArg(info, 1, "key");
-  if (key.ByteLength() != bpf_map__key_size(map)) {
-    ThrowUsage(env, std::string("key for map '") + bpf_map__name(map) + "' must be " +
-                        std::to_string(bpf_map__key_size(map)) + " bytes");
-  }
-  int fd = MapFd(env, map);
-  Napi::Uint8Array value = Napi::Uint8Array::New(env, LookupValueSize(map));
-  if (bpf_map_lookup_elem(fd, key.Data(), value.Data()) != 0) {
-    if (errno == ENOENT) return env.Null();
-    ThrowBpfError(env, std::string("lookup in ") + bpf_map__name(map), errno);
-  }
-  return value;
+  return LookupValue(env, map, key);
 }
 
-// entries(map): every key and value, packed: {count, keys, values}.
+// entries(map): every key and value, packed.
 Napi::Value BpfObject::Entries(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireState(env, true, "entries");
-  bpf_map* map = FindMap(env, info[0]);
-  int fd = MapFd(env, map);
-  size_t key_size = bpf_map__key_size(map);
-  size_t value_size = LookupValueSize(map);
-  std::vector<uint8_t> keys, values, key(key_size), next(key_size), value(value_size);
-
-  const void* previous = nullptr;  // NULL asks for the first key
-  while (bpf_map_get_next_key(fd, previous, next.data()) == 0) {
-    key.swap(next);
-    previous = key.data();
-    // A hash entry can vanish between get_next_key and lookup: skip it.
-    if (bpf_map_lookup_elem(fd, key.data(), value.data()) != 0) continue;
-    keys.insert(keys.end(), key.begin(), key.end());
-    values.insert(values.end(), value.begin(), value.end());
-  }
-  if (errno != ENOENT) ThrowBpfError(env, std::string("iterate ") + bpf_map__name(map), errno);
-
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("count", keys.size() / key_size);
-  out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), keys.size()));
-  out.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), values.size()));
-  return out;
+  return ReadEntries(env, FindMap(env, info[0]));
 }
 
 // programStats(): run count and run time of each loaded program (run time is
@@ -474,25 +338,7 @@ Napi::Value BpfObject::TestRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireState(env, true, "testRun");
   bpf_program* prog = FindProgram(env, info[0]);
-  if (!info[1].IsArray()) ThrowUsage(env, "test run arguments must be an array of numbers");
-  Napi::Array args = info[1].As<Napi::Array>();
-  // Checked before allocating: a sparse array can claim 2^32 - 1 elements.
-  if (args.Length() > kMaxContextArgs) {
-    ThrowUsage(env, "test run takes at most " + std::to_string(kMaxContextArgs) + " arguments, got " +
-                        std::to_string(args.Length()));
-  }
-  std::vector<__u64> ctx(args.Length());
-  for (uint32_t i = 0; i < args.Length(); i++) {
-    Napi::Value v = args.Get(i);
-    if (!v.IsNumber()) ThrowUsage(env, "test run arguments must be numbers");
-    // A context word: an exact integer; a negative one is a signed argument (two's complement).
-    double word = v.As<Napi::Number>().DoubleValue();
-    if (!(std::fabs(word) <= kMaxSafeInteger) || word != std::trunc(word)) {
-      ThrowUsage(env, "test run arguments must be integers from -(2^53 - 1) to 2^53 - 1, got " +
-                          v.ToString().Utf8Value());
-    }
-    ctx[i] = static_cast<__u64>(static_cast<int64_t>(word));
-  }
+  std::vector<__u64> ctx = ContextWordsArg(info, 1);
   bpf_test_run_opts opts{};
   opts.sz = sizeof(opts);
   opts.ctx_in = ctx.data();
@@ -507,18 +353,11 @@ Napi::Value BpfObject::TestRun(const Napi::CallbackInfo& info) {
 }
 
 // freezeMap(map): makes the map read-only from user space (BPF_MAP_FREEZE);
-// the object's programs still write it. A frozen map cannot be unfrozen.
+// the object's programs still write it.
 void BpfObject::FreezeMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireState(env, true, "freezeMap");
-  bpf_map* map = FindMap(env, info[0]);
-  if (bpf_map_freeze(MapFd(env, map)) != 0) {
-    int err = errno;
-    ThrowBpfError(env, std::string("freeze ") + bpf_map__name(map), err,
-                  err == EPERM   ? "frozen already"
-                  : err == EBUSY ? "mapped writable or being written"
-                                 : "");
-  }
+  Freeze(env, FindMap(env, info[0]));
 }
 
 void BpfObject::CloseFromJs(const Napi::CallbackInfo&) { Close(); }

@@ -34,8 +34,6 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   bpf_object* Handle(Napi::Env env) const;  // throws once closed
   bpf_map* FindMap(Napi::Env env, const Napi::Value& name) const;
   bpf_program* FindProgram(Napi::Env env, const Napi::Value& name) const;
-  // The map's fd, or a TypeError when load() did not create it (autocreate off).
-  static int MapFd(Napi::Env env, const bpf_map* map);
   bool IsLoaded() const { return loaded_; }
   void Own(std::shared_ptr<OwnedResource> resource) { owned_.push_back(std::move(resource)); }
 
@@ -64,9 +62,5 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   bool loaded_ = false;
   std::vector<std::shared_ptr<OwnedResource>> owned_;
 };
-
-// Reads a JS string argument or throws a TypeError naming it.
-std::string StringArg(const Napi::CallbackInfo& info, size_t index, const char* what);
-std::string StringValue(Napi::Env env, const Napi::Value& value, const char* what);
 
 }  // namespace kernscope

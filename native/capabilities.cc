@@ -131,9 +131,9 @@ uint64_t BlockedSomewhere() {
 }
 
 // The first real-time signal no handler uses and no thread blocks. Node's
-// inspector watchdog and the ring readiness threads block every signal glibc
-// lets them block, which leaves 32 (glibc's SIGCANCEL, whose handler glibc
-// installs only once pthread_cancel is called, which Node never does).
+// inspector watchdog blocks every signal glibc lets it block, which leaves
+// 32 (glibc's SIGCANCEL, whose handler glibc installs only once
+// pthread_cancel is called, which Node never does).
 // glibc's pthread_create blocks every signal in the creating thread around
 // clone(), so a thread being started (libuv starts its pool on first use)
 // hides 32 for a moment: look again, for up to a second.

@@ -1,7 +1,7 @@
 // Dropping capabilities in every thread of the process. Linux keeps the
 // capability sets and no_new_privs per thread, and Node runs several threads
 // (libuv's pool doing file I/O for JS, V8's workers, the inspector's SIGUSR1
-// watchdog, ring readiness threads), so each thread must drop its own.
+// watchdog), so each thread must drop its own.
 #pragma once
 
 #include <napi.h>

@@ -5,14 +5,11 @@
 // protocol requires), walks the records where they are and advances the
 // consumer position: no copy and no native call per batch.
 //
-// Readiness, two ways to the same callback (woken = true):
-// - poll: a libuv poll on the ring's fd in the event loop;
-// - thread: a native thread poll()s the fd and calls JS through a thread-safe
-//   function, at most one call queued: it waits for JS to run the callback
-//   (and so drain) before it polls again.
-// Both wait on the ring's fd edge-triggered: readiness is the kernel's
-// wakeup, given once `wakeup_bytes` wait (or per record, with a wakeup per
-// record), not the mere presence of data.
+// Readiness: a libuv poll in the event loop calls back (woken = true). It
+// waits on the ring's fd edge-triggered: readiness is the kernel's wakeup,
+// given once `wakeup_bytes` wait (or per record, with a wakeup per record),
+// not the mere presence of data. (A native thread in place of the poll cost
+// more CPU and saved nothing: bench/README.md, Readiness.)
 // A native timer calls it too (woken = false), only when the ring holds
 // records, which bounds latency when traffic is light.
 #pragma once
@@ -26,10 +23,6 @@
 
 namespace kernscope {
 
-enum class Readiness { kPoll, kThread };
-
-class ReadinessThread;  // ring_reader.cc
-
 class RingResource : public OwnedResource {
  public:
   RingResource(Napi::Env env, int map_fd, uint32_t size);
@@ -40,7 +33,7 @@ class RingResource : public OwnedResource {
   Napi::ArrayBuffer Consumer() const { return consumer_.Value(); }
   Napi::ArrayBuffer Producer() const { return producer_.Value(); }
   void Detach();
-  void Watch(Napi::Function on_readable, Readiness readiness, uint32_t interval_ms);
+  void Watch(Napi::Function on_readable, uint32_t interval_ms);
 
  private:
   static void OnReadable(uv_poll_t* handle, int status, int events);
@@ -60,7 +53,6 @@ class RingResource : public OwnedResource {
   uv_poll_t* poll_ = nullptr;          // freed by uv_close's callback
   uv_timer_t* timer_ = nullptr;        // likewise
   Napi::FunctionReference on_readable_;
-  std::unique_ptr<ReadinessThread> thread_;
 };
 
 class RingReader : public Napi::ObjectWrap<RingReader> {

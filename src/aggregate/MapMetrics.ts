@@ -9,7 +9,6 @@ import type { Field } from '../decode/RecordLayout';
 import { RecordLayout } from '../decode/RecordLayout';
 import { readField } from '../decode/readField';
 import type { NativeBpfObject } from '../native/addon';
-import { addon } from '../native/addon';
 import type {
   KeyLabel,
   MapCounterDefinition,
@@ -31,30 +30,25 @@ interface MapEntry {
 /** Reads a map at most once per event-loop turn, however many families use it. */
 class MapReader {
   private cached: MapEntry[] | undefined;
-  /** Values per key: one per possible CPU in a per-CPU map, else one. */
-  private readonly cpus: number;
 
   constructor(
     private readonly object: NativeBpfObject,
     private readonly map: string,
     private readonly valueSize: number,
-  ) {
-    const type = object.maps().find((m) => m.name === map)?.type ?? '';
-    this.cpus = type.startsWith('percpu') ? addon.possibleCpus() : 1;
-  }
+  ) {}
 
   entries(): MapEntry[] {
     if (this.cached) return this.cached;
-    const { count, keys, values } = this.object.entries(this.map);
+    // Values per key (`cpus`) and how far apart: the addon decides (native/map_io.cc).
+    const { count, keys, values, valueStride: slot, cpus } = this.object.entries(this.map);
     const keySize = keys.byteLength / Math.max(count, 1);
-    const slot = (this.valueSize + 7) & ~7; // per-CPU values come 8-aligned, one per possible CPU
     const words = this.valueSize / 8;
     const valueView = new DataView(values.buffer, values.byteOffset, values.byteLength);
     const entries: MapEntry[] = [];
     for (let i = 0; i < count; i++) {
       const totals = new Float64Array(words);
-      const base = i * slot * this.cpus;
-      for (let cpu = 0; cpu < this.cpus; cpu++) {
+      const base = i * slot * cpus;
+      for (let cpu = 0; cpu < cpus; cpu++) {
         for (let w = 0; w < words; w++) totals[w] += Number(valueView.getBigUint64(base + cpu * slot + w * 8, true));
       }
       entries.push({ key: new DataView(keys.buffer, keys.byteOffset + i * keySize, keySize), totals });

@@ -2,14 +2,14 @@
 // without native calls: the ring is mapped, a compiled loop (RecordLoop)
 // walks the records in place, and the consumer position goes back to the
 // kernel once per batch. The kernel wakes us once `wakeupBytes` wait (through
-// a libuv poll, or a native thread: see NativeRingReader.watch); a native
-// timer drains whatever is left, which bounds latency when traffic is light,
-// and calls no JS while the ring is empty.
+// a libuv poll: see NativeRingReader.watch); a native timer drains whatever
+// is left, which bounds latency when traffic is light, and calls no JS while
+// the ring is empty.
 // Readiness is edge-triggered (the kernel's wakeup, not the presence of
 // data), so a busy ring is drained in batches of about `wakeupBytes`, not a
 // few records per turn of the event loop (bench/README.md).
-import type { NativeBpfObject, NativeRingReader, ReadinessMode } from '../native/addon';
-import { READINESS_MODES, addon } from '../native/addon';
+import type { NativeBpfObject, NativeRingReader } from '../native/addon';
+import { addon } from '../native/addon';
 import type { BatchWalker, RecordSink } from './RecordLoop';
 import { CORRUPT_HEADERS, WALKED_RECORDS, compileRecordLoop } from './RecordLoop';
 
@@ -29,7 +29,7 @@ export class RingDrain {
   private consumed: bigint;
   /** Batches that found records. */
   batches = 0;
-  /** Readiness callbacks (wakeups from the poll or the thread), timer drains not included. */
+  /** Readiness callbacks (kernel wakeups), timer drains not included. */
   wakeups = 0;
   /** When the ring was last drained (ms since epoch); an empty ring is not drained. */
   lastDrainMs = 0;
@@ -60,21 +60,12 @@ export class RingDrain {
     return this.walkCounts[CORRUPT_HEADERS];
   }
 
-  /** Drains on readiness (`mode`: see NativeRingReader.watch) and on the timer. */
-  start(mode: ReadinessMode = 'poll'): void {
-    if (!READINESS_MODES.includes(mode)) {
-      throw new TypeError(
-        `invalid readiness mode: ${JSON.stringify(mode)}; expected one of ${READINESS_MODES.join(', ')}`,
-      );
-    }
-    this.reader.watch(
-      (woken) => {
-        if (woken) this.wakeups++;
-        this.drain();
-      },
-      mode,
-      this.settings.intervalMs,
-    );
+  /** Drains on readiness (see NativeRingReader.watch) and on the timer. */
+  start(): void {
+    this.reader.watch((woken) => {
+      if (woken) this.wakeups++;
+      this.drain();
+    }, this.settings.intervalMs);
   }
 
   /** Whether records wait in the ring (the next may still be being written). */

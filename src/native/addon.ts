@@ -75,10 +75,16 @@ export interface ProgramStats {
   recursionMisses: number;
 }
 
+/** What entries() read: `count` keys and values, each packed back to back. */
 export interface MapEntries {
   count: number;
   keys: Uint8Array;
+  /** `cpus` values per key, each `valueStride` bytes: key i's value on CPU c at (i * cpus + c) * valueStride. */
   values: Uint8Array;
+  /** The map's value size, rounded up to 8 bytes in a per-CPU map (as the kernel copies them out). */
+  valueStride: number;
+  /** Values per key: one per possible CPU in a per-CPU map, else 1. */
+  cpus: number;
 }
 
 export interface NativeLink {
@@ -99,6 +105,7 @@ export interface NativeBpfObject {
   enumValues(name: string): Record<string, number>;
   load(): void;
   attach(program: string, kind: AttachKind, target?: string): NativeLink;
+  /** The value under `key`, laid out as entries() describes (a per-CPU map: one per possible CPU), or null. */
   lookup(map: string, key: Uint8Array): Uint8Array | null;
   entries(map: string): MapEntries;
   programStats(): ProgramStats[];
@@ -109,10 +116,6 @@ export interface NativeBpfObject {
   close(): void;
   readonly closed: boolean;
 }
-
-/** Where a ring reader learns that the ring holds data: see NativeRingReader.watch. */
-export type ReadinessMode = 'poll' | 'thread';
-export const READINESS_MODES: readonly ReadinessMode[] = ['poll', 'thread'];
 
 /**
  * A BPF ring buffer mapped into this process, for RingDrain to consume in
@@ -134,15 +137,13 @@ export interface NativeRingReader {
   readonly dataOffset: number;
   readonly size: number;
   /**
-   * Calls `onReadable(true)` on the event loop when the kernel wakes the
-   * ring's readers (edge-triggered: see native/ring_reader.h). 'poll' (the
-   * default) polls the ring's fd in the event loop; 'thread' polls it on a
-   * native thread, which queues one call at a time and polls again only once
-   * the callback has run. With `intervalMs` (a whole number, 1 to 3600000),
-   * a native timer also calls `onReadable(false)` every `intervalMs` while
-   * the ring holds records. close() stops all of them.
+   * Calls `onReadable(true)` when the kernel wakes the ring's readers: a
+   * libuv poll on the ring's fd, edge-triggered (see native/ring_reader.h).
+   * With `intervalMs` (a whole number, 1 to 3600000), a native timer also
+   * calls `onReadable(false)` every `intervalMs` while the ring holds
+   * records. close() stops both.
    */
-  watch(onReadable: (woken: boolean) => void, mode?: ReadinessMode, intervalMs?: number): void;
+  watch(onReadable: (woken: boolean) => void, intervalMs?: number): void;
   close(): void;
 }
 
@@ -170,7 +171,6 @@ interface Addon {
   kernelFeatures(): KernelFeatures;
   enableRunTimeStats(): boolean;
   libbpfVersion(): string;
-  possibleCpus(): number;
   /**
    * Every thread keeps only the capabilities of `keep` (bit N: capability N)
    * it holds, with empty inheritable and ambient sets, a bounding set of

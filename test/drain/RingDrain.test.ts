@@ -100,10 +100,10 @@ const countingDrain = (object: NativeBpfObject, intervalMs: number): RingDrain =
     { intervalMs },
   );
 
-/** countingDrain, started (readiness `mode` and the timer), stopped when the test ends. */
-function startedDrain(t: HasTeardown, object: NativeBpfObject, intervalMs: number, mode?: 'poll' | 'thread') {
+/** countingDrain, started (readiness and the timer), stopped when the test ends. */
+function startedDrain(t: HasTeardown, object: NativeBpfObject, intervalMs: number) {
   const drain = countingDrain(object, intervalMs);
-  drain.start(mode);
+  drain.start();
   t.teardown(() => drain.stop());
   return drain;
 }
@@ -146,31 +146,22 @@ void t.test('start(): while the ring is empty the timer calls no JS', async (t) 
   t.notOk(drain.pending, 'nothing pending after');
 });
 
-for (const mode of ['poll', 'thread'] as const) {
-  void t.test(`start('${mode}'): a kernel wakeup drains without the timer`, async (t) => {
-    const object = new addon.BpfObject(LOADGEN_OBJECT, 'loadgen');
-    t.teardown(() => object.close());
-    object.setMaxEntries('events', 64 * 1024);
-    object.setConstant('wakeup_bytes', u64(1)); // a wakeup per record
-    object.load();
-    // The timer alone would take a minute: only readiness can drain in time.
-    const drain = startedDrain(t, object, 60000, mode);
-    for (let round = 1; round <= 3; round++) {
-      object.testRun('loadgen', [25]);
-      await handedOver(drain, 25 * round);
-      t.equal(drain.records, 25 * round, `round ${round}: drained on readiness`);
-    }
-    t.ok(drain.wakeups >= 3 && drain.wakeups <= drain.records, `one wakeup per burst or more (${drain.wakeups})`);
-    // After the last drain the ring is empty: no further callbacks arrive.
-    const settled = drain.wakeups;
-    await sleep(50);
-    t.equal(drain.wakeups, settled, 'quiet ring: no more wakeups');
-  });
-}
-
-void t.test('start() refuses an unknown readiness mode', (t) => {
-  const drain = countingDrain(loadgen(t, 4096), 1000);
-  t.throws(() => drain.start('edge' as 'poll'), TypeError, 'TypeError naming the accepted modes');
-  drain.stop();
-  t.end();
+void t.test('start(): a kernel wakeup drains without the timer', async (t) => {
+  const object = new addon.BpfObject(LOADGEN_OBJECT, 'loadgen');
+  t.teardown(() => object.close());
+  object.setMaxEntries('events', 64 * 1024);
+  object.setConstant('wakeup_bytes', u64(1)); // a wakeup per record
+  object.load();
+  // The timer alone would take a minute: only readiness can drain in time.
+  const drain = startedDrain(t, object, 60000);
+  for (let round = 1; round <= 3; round++) {
+    object.testRun('loadgen', [25]);
+    await handedOver(drain, 25 * round);
+    t.equal(drain.records, 25 * round, `round ${round}: drained on readiness`);
+  }
+  t.ok(drain.wakeups >= 3 && drain.wakeups <= drain.records, `one wakeup per burst or more (${drain.wakeups})`);
+  // After the last drain the ring is empty: no further callbacks arrive.
+  const settled = drain.wakeups;
+  await sleep(50);
+  t.equal(drain.wakeups, settled, 'quiet ring: no more wakeups');
 });

@@ -10,3 +10,5 @@ export const BPF_DIR = path.join(ROOT, 'dist', 'bpf');
 /** Holds the exec programs (and the process probe's fork and exit programs, not autoloaded). */
 export const EXEC_OBJECT = path.join(BPF_DIR, 'process.bpf.o');
 export const LOADGEN_OBJECT = path.join(BPF_DIR, 'loadgen.bpf.o');
+/** One map of each hash kind with a 12-byte value, and a program that fills them. */
+export const MAPVALUES_OBJECT = path.join(BPF_DIR, 'mapvalues.bpf.o');
