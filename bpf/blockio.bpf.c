@@ -271,7 +271,7 @@ static __always_inline void on_complete(struct blockio_req *req, __u64 nr_bytes)
 	if (stats) {
 		stats->count++;
 		stats->sum_ns += delta;
-		stats->slots[ks_log2_slot(delta)]++;
+		stats->slots[ks_log2_slot(delta, KS_LOG2_SLOTS)]++;
 	}
 	if (targ_trace)
 		send_record(req, &key, delta);

@@ -134,7 +134,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	/* Per-CPU value, and sched_switch runs with interrupts off: plain adds. */
 	stats->count++;
 	stats->sum_ns += delta;
-	stats->slots[ks_log2_slot(delta)]++;
+	stats->slots[ks_log2_slot(delta, KS_LOG2_SLOTS)]++;
 	return 0;
 }
 

@@ -301,14 +301,6 @@ static __always_inline int on_state_connect(const struct sock *sk, int newstate,
 	return on_connect_start(sk);
 }
 
-/* Like ks_log2_slot(), clamped to this histogram's KS_TCP_CONNECT_SLOTS. */
-static __always_inline __u32 connect_slot(__u64 ns)
-{
-	__u32 slot = ks_log2(ns);
-
-	return slot < KS_TCP_CONNECT_SLOTS ? slot : KS_TCP_CONNECT_SLOTS - 1;
-}
-
 static __always_inline void connect_done(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
@@ -324,7 +316,7 @@ static __always_inline void connect_done(const struct sock *sk)
 	if (!t)
 		return;
 	__sync_fetch_and_add(&t->connect_sum_ns, delta);
-	__sync_fetch_and_add(&t->connect_slots[connect_slot(delta)], 1);
+	__sync_fetch_and_add(&t->connect_slots[ks_log2_slot(delta, KS_TCP_CONNECT_SLOTS)], 1);
 }
 
 /*
