@@ -141,6 +141,20 @@ static __always_inline void *ks_lookup_or_init(void *map, const void *key, const
 	return value;
 }
 
+/*
+ * Adds 1 at `key` of a per-CPU map whose value is one __u64 counter (struct
+ * tcp_count, process_count, syscall_count), created at 0 on first use, so a
+ * plain add is safe.
+ */
+static __always_inline void ks_count_in(void *map, const void *key)
+{
+	static const __u64 zero;
+	__u64 *count = ks_lookup_or_init(map, key, &zero);
+
+	if (count)
+		*count += 1;
+}
+
 /* Reserve a record and fill its header from the current task. */
 static __always_inline void *ks_reserve(__u32 size, __u16 type, __u16 version)
 {

@@ -121,13 +121,9 @@ static __always_inline struct tcp_totals *totals(const struct sock *sk)
 
 static __always_inline void count_direction(void *map, __u32 direction, const struct sock *sk)
 {
-	static const struct tcp_count zero;
 	struct tcp_direction_key key = {.direction = direction, .cgroup_id = cgroup_of(sk)};
-	struct tcp_count *count = ks_lookup_or_init(map, &key, &zero);
 
-	/* Per-CPU value: plain adds are safe. */
-	if (count)
-		count->count++;
+	ks_count_in(map, &key);
 }
 
 /* A task filter (pid, cgroup, comm) is set: an event whose task is unknown cannot pass it. */
