@@ -55,6 +55,12 @@ struct {
 /* Record type numbers, likewise read from BTF by user space. */
 enum ks_record_type *ks_record_types __attribute__((unused));
 
+/* The data of a classic tracepoint record's __data_loc field: the low 16 bits are its offset. */
+static __always_inline const char *ks_data_loc(const void *record, __u32 loc)
+{
+	return (const char *)record + (loc & 0xffff);
+}
+
 /*
  * A task's comm against targ_comm, as two 64-bit words: every way of reading
  * it NUL-pads the name to the buffer size (bpf_get_current_comm: strscpy_pad,

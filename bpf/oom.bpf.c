@@ -137,8 +137,7 @@ int oom_tracepoint(struct trace_event_raw_mark_victim *ctx)
 	if (ours)
 		return on_victim(pid == tgid ? BPF_CORE_READ(task, group_leader) : task, tgid, uid,
 				 NULL);
-	/* __data_loc: the low 16 bits are the comm's offset in the record */
 	if (bpf_core_field_exists(ctx->__data_loc_comm))
-		comm = (const char *)ctx + (ctx->__data_loc_comm & 0xffff);
+		comm = ks_data_loc(ctx, ctx->__data_loc_comm);
 	return on_victim(NULL, pid, uid, comm);
 }

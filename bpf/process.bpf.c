@@ -81,8 +81,7 @@ int BPF_PROG(exec_raw_tp, struct task_struct *task, pid_t old_pid, struct linux_
 SEC("tracepoint/sched/sched_process_exec")
 int exec_tracepoint(struct trace_event_raw_sched_process_exec *ctx)
 {
-	/* __data_loc: the low 16 bits are the filename's offset in the record */
-	const char *filename = (const char *)ctx + (ctx->__data_loc_filename & 0xffff);
+	const char *filename = ks_data_loc(ctx, ctx->__data_loc_filename);
 
 	return emit_exec((struct task_struct *)bpf_get_current_task(), filename);
 }
