@@ -118,6 +118,15 @@ static __always_inline bool ks_skip_task(struct task_struct *task, __u32 tgid, c
 	return false;
 }
 
+/*
+ * A filter that selects tasks (pid, cgroup, comm) is set: an event whose task
+ * is unknown cannot pass it. targ_skip_tgid selects none, it leaves one out.
+ */
+static __always_inline bool ks_task_filter_set(void)
+{
+	return targ_tgid || targ_cgroup_id || targ_comm[0];
+}
+
 /* ks_skip_task() for the current task. */
 static __always_inline bool ks_skip_current(void)
 {

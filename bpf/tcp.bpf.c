@@ -126,12 +126,6 @@ static __always_inline void count_direction(void *map, __u32 direction, const st
 	ks_count_in(map, &key);
 }
 
-/* A task filter (pid, cgroup, comm) is set: an event whose task is unknown cannot pass it. */
-static __always_inline bool task_filtered(void)
-{
-	return targ_tgid || targ_cgroup_id || targ_comm[0];
-}
-
 /* Only with targ_trace, at CLOSE -> SYN_SENT (in connect()): the current task owns the socket. */
 static __always_inline void remember_owner(const struct sock *sk)
 {
@@ -181,7 +175,7 @@ static __always_inline struct tcp_trace_record *reserve_event(const void *sk, __
 		return NULL;
 	if (sk)
 		owner = bpf_map_lookup_elem(&connect_owners, &key);
-	if (!owner && task_filtered())
+	if (!owner && ks_task_filter_set())
 		return NULL;
 	return reserve_record(event, 0, owner);
 }
