@@ -269,9 +269,8 @@ static __always_inline void on_complete(struct blockio_req *req, __u64 nr_bytes)
 
 	stats = ks_lookup_or_init(&blockio_stats, &key, &zero_stats);
 	if (stats) {
-		stats->count++;
 		stats->sum_ns += delta;
-		stats->slots[ks_log2_slot(delta)]++;
+		stats->slots[ks_log2_slot(delta, KS_LOG2_SLOTS)]++;
 	}
 	if (targ_trace)
 		send_record(req, &key, delta);

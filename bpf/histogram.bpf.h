@@ -34,11 +34,12 @@ static __always_inline __u32 ks_log2(__u64 v)
 	return r;
 }
 
-static __always_inline __u32 ks_log2_slot(__u64 v)
+/* The slot of v in a histogram of `slots` slots (KS_LOG2_SLOTS, or a probe's own count). */
+static __always_inline __u32 ks_log2_slot(__u64 v, __u32 slots)
 {
 	__u32 slot = ks_log2(v);
 
-	return slot < KS_LOG2_SLOTS ? slot : KS_LOG2_SLOTS - 1;
+	return slot < slots ? slot : slots - 1;
 }
 
 #endif /* KERNSCOPE_HISTOGRAM_BPF_H */

@@ -11,6 +11,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "record.h"
+#include "core_fixes.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -54,46 +55,82 @@ struct {
 /* Record type numbers, likewise read from BTF by user space. */
 enum ks_record_type *ks_record_types __attribute__((unused));
 
+/* The data of a classic tracepoint record's __data_loc field: the low 16 bits are its offset. */
+static __always_inline const char *ks_data_loc(const void *record, __u32 loc)
+{
+	return (const char *)record + (loc & 0xffff);
+}
+
 /*
- * The current task's comm against targ_comm, as two 64-bit words: the helper
- * NUL-pads the name to the buffer size (strscpy_pad; strncpy on old kernels
- * pads too), so equal names are equal words. Only called when a comm filter
- * is set; the verifier drops the call otherwise (targ_comm is read-only).
+ * A task's comm against targ_comm, as two 64-bit words: every way of reading
+ * it NUL-pads the name to the buffer size (bpf_get_current_comm: strscpy_pad,
+ * strncpy on old kernels; a string read leaves the zeroed tail as it is), so
+ * equal names are equal words. Read from `task`; without it from `comm`
+ * (kernel memory); without either from the current task. Only called when a
+ * comm filter is set; the verifier drops the call otherwise (targ_comm is
+ * read-only).
  */
-static __always_inline bool ks_comm_differs(void)
+static __always_inline bool ks_comm_differs(struct task_struct *task, const char *comm)
 {
 	union {
 		char name[KS_COMM_LEN];
 		__u64 words[KS_COMM_LEN / 8];
-	} comm = {};
+	} have = {};
 	const volatile __u64 *want = (const volatile __u64 *)targ_comm;
 
-	bpf_get_current_comm(comm.name, sizeof(comm.name));
-	return comm.words[0] != want[0] || comm.words[1] != want[1];
+	if (task)
+		BPF_CORE_READ_STR_INTO(&have.name, task, comm);
+	else if (comm)
+		bpf_probe_read_kernel_str(have.name, sizeof(have.name), comm);
+	else
+		bpf_get_current_comm(have.name, sizeof(have.name));
+	return have.words[0] != want[0] || have.words[1] != want[1];
 }
 
 /*
- * True when the current task is outside the configured filters. The cgroup
- * filter matches the target cgroup and everything below it, so a pod cgroup
- * also selects its containers.
+ * True when a task is outside the configured filters: `task`, or where the
+ * caller cannot reach it (NULL) the current task, except for what the caller
+ * knows of it: its process id `tgid` (0: unknown) and its name `comm` (kernel
+ * memory; NULL: unknown). Each id is read only when its filter is set, inside
+ * the test, so that without that filter the verifier drops the read too (the
+ * settings are read-only). The cgroup filter matches the target cgroup and
+ * everything below it, so a pod cgroup also selects its containers.
  */
-static __always_inline bool ks_skip_current(void)
+static __always_inline bool ks_skip_task(struct task_struct *task, __u32 tgid, const char *comm)
 {
-	/* Inside the test, so that without a pid filter the verifier drops the helper call too. */
 	if (targ_tgid || targ_skip_tgid) {
-		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
+		if (!tgid)
+			tgid = task ? BPF_CORE_READ(task, tgid) : bpf_get_current_pid_tgid() >> 32;
 		if (targ_tgid && tgid != targ_tgid)
 			return true;
 		if (targ_skip_tgid && tgid == targ_skip_tgid)
 			return true;
 	}
-	if (targ_cgroup_id &&
-	    bpf_get_current_ancestor_cgroup_id(targ_cgroup_level) != targ_cgroup_id)
-		return true;
-	if (targ_comm[0] && ks_comm_differs())
+	if (targ_cgroup_id) {
+		__u64 id = task ? ks_task_ancestor_cgroup_id(task, targ_cgroup_level)
+				: bpf_get_current_ancestor_cgroup_id(targ_cgroup_level);
+
+		if (id != targ_cgroup_id)
+			return true;
+	}
+	if (targ_comm[0] && ks_comm_differs(task, comm))
 		return true;
 	return false;
+}
+
+/*
+ * A filter that selects tasks (pid, cgroup, comm) is set: an event whose task
+ * is unknown cannot pass it. targ_skip_tgid selects none, it leaves one out.
+ */
+static __always_inline bool ks_task_filter_set(void)
+{
+	return targ_tgid || targ_cgroup_id || targ_comm[0];
+}
+
+/* ks_skip_task() for the current task. */
+static __always_inline bool ks_skip_current(void)
+{
+	return ks_skip_task(NULL, 0, NULL);
 }
 
 static __always_inline void ks_count_drop(void)
@@ -117,6 +154,20 @@ static __always_inline void *ks_lookup_or_init(void *map, const void *key, const
 	if (!value)
 		ks_count_drop();
 	return value;
+}
+
+/*
+ * Adds 1 at `key` of a per-CPU map whose value is one __u64 counter (struct
+ * tcp_count, process_count, syscall_count), created at 0 on first use, so a
+ * plain add is safe.
+ */
+static __always_inline void ks_count_in(void *map, const void *key)
+{
+	static const __u64 zero;
+	__u64 *count = ks_lookup_or_init(map, key, &zero);
+
+	if (count)
+		*count += 1;
 }
 
 /* Reserve a record and fill its header from the current task. */

@@ -5,9 +5,8 @@
  * while dying, and tasks that are exiting anyway), into a per-CPU array, and
  * described by a ring record (struct oom_record) for the event stream.
  *
- * The filters (targ_tgid, targ_cgroup_id, targ_comm) apply to the victim, not
- * to the task that ran the killer: a global OOM can start anywhere and kill
- * anywhere.
+ * The filters (ks_skip_task()) apply to the victim, not to the task that ran
+ * the killer: a global OOM can start anywhere and kill anywhere.
  */
 #include "kernscope.bpf.h"
 #include "core_fixes.bpf.h"
@@ -55,49 +54,6 @@ static __always_inline __u64 task_memcg_id(struct task_struct *task)
 	return BPF_CORE_READ(css, cgroup, kn, id);
 }
 
-/*
- * The victim's comm against targ_comm, as ks_comm_differs() compares the
- * current task's: NUL-padded to 16 bytes, as two 64-bit words.
- */
-static __always_inline bool victim_comm_differs(struct task_struct *task, const char *comm)
-{
-	union {
-		char name[KS_COMM_LEN];
-		__u64 words[KS_COMM_LEN / 8];
-	} victim = {};
-	const volatile __u64 *want = (const volatile __u64 *)targ_comm;
-
-	if (task)
-		BPF_CORE_READ_STR_INTO(&victim.name, task, comm);
-	else if (comm)
-		bpf_probe_read_kernel_str(victim.name, sizeof(victim.name), comm);
-	else
-		return ks_comm_differs(); /* unknown: the current task stands in */
-	return victim.words[0] != want[0] || victim.words[1] != want[1];
-}
-
-/*
- * The filters, applied to the victim as far as the attach variant knows it:
- * its task, or NULL when only its thread id (passed as tgid) and perhaps its
- * comm (kernel memory) are known; then the current task stands in for what
- * is unknown (a memcg OOM starts inside the memcg).
- */
-static __always_inline bool victim_skipped(struct task_struct *task, __u32 tgid, const char *comm)
-{
-	if (targ_tgid && tgid != targ_tgid)
-		return true;
-	if (targ_cgroup_id) {
-		__u64 id = task ? ks_task_ancestor_cgroup_id(task, targ_cgroup_level)
-				: bpf_get_current_ancestor_cgroup_id(targ_cgroup_level);
-
-		if (id != targ_cgroup_id)
-			return true;
-	}
-	if (targ_comm[0] && victim_comm_differs(task, comm))
-		return true;
-	return false;
-}
-
 static __always_inline int on_victim(struct task_struct *task, __u32 tgid, __u32 uid,
 				     const char *comm)
 {
@@ -107,7 +63,13 @@ static __always_inline int on_victim(struct task_struct *task, __u32 tgid, __u32
 	__u32 zero = 0;
 	__u8 one = 1;
 
-	if (victim_skipped(task, tgid, comm))
+	/*
+	 * The filters, applied to the victim as far as the attach variant
+	 * knows it: its task, or NULL when only its thread id (passed as tgid)
+	 * and perhaps its comm (kernel memory) are known; then the current task
+	 * stands in for what is unknown (a memcg OOM starts inside the memcg).
+	 */
+	if (ks_skip_task(task, tgid, comm))
 		return 0;
 	if (task)
 		key.start_ns = BPF_CORE_READ(task, group_leader, start_time);
@@ -175,8 +137,7 @@ int oom_tracepoint(struct trace_event_raw_mark_victim *ctx)
 	if (ours)
 		return on_victim(pid == tgid ? BPF_CORE_READ(task, group_leader) : task, tgid, uid,
 				 NULL);
-	/* __data_loc: the low 16 bits are the comm's offset in the record */
 	if (bpf_core_field_exists(ctx->__data_loc_comm))
-		comm = (const char *)ctx + (ctx->__data_loc_comm & 0xffff);
+		comm = ks_data_loc(ctx, ctx->__data_loc_comm);
 	return on_victim(NULL, pid, uid, comm);
 }

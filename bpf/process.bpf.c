@@ -47,15 +47,6 @@ static __always_inline __u64 current_cgroup(void)
 	return targ_attribute ? bpf_get_current_cgroup_id() : 0;
 }
 
-static __always_inline void count_in(void *map, const void *key)
-{
-	static const struct process_count zero;
-	struct process_count *count = ks_lookup_or_init(map, key, &zero);
-
-	if (count)
-		count->count++; /* per-CPU value: no atomic needed */
-}
-
 /* exec */
 
 static __always_inline int emit_exec(struct task_struct *task, const char *filename)
@@ -90,8 +81,7 @@ int BPF_PROG(exec_raw_tp, struct task_struct *task, pid_t old_pid, struct linux_
 SEC("tracepoint/sched/sched_process_exec")
 int exec_tracepoint(struct trace_event_raw_sched_process_exec *ctx)
 {
-	/* __data_loc: the low 16 bits are the filename's offset in the record */
-	const char *filename = (const char *)ctx + (ctx->__data_loc_filename & 0xffff);
+	const char *filename = ks_data_loc(ctx, ctx->__data_loc_filename);
 
 	return emit_exec((struct task_struct *)bpf_get_current_task(), filename);
 }
@@ -105,7 +95,7 @@ static __always_inline int count_fork(bool new_process)
 	if (!new_process || ks_skip_current())
 		return 0;
 	key.cgroup_id = current_cgroup(); /* the child's too: it starts in its parent's cgroup */
-	count_in(&process_forks, &key);
+	ks_count_in(&process_forks, &key);
 	return 0;
 }
 
@@ -150,7 +140,7 @@ static __always_inline int count_exit(struct task_struct *task)
 	key.reason =
 		BPF_CORE_READ(task, exit_code) & 0x7f ? PROCESS_EXIT_SIGNAL : PROCESS_EXIT_NORMAL;
 	key.cgroup_id = current_cgroup();
-	count_in(&process_exits, &key);
+	ks_count_in(&process_exits, &key);
 	return 0;
 }
 

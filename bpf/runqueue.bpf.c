@@ -49,40 +49,13 @@ struct {
 	__type(value, struct runqueue_stats);
 } runqueue_stats SEC(".maps");
 
-/* ks_comm_differs() for any task; the string read leaves the zeroed tail as it is. */
-static __always_inline bool ks_task_comm_differs(struct task_struct *task)
-{
-	union {
-		char name[KS_COMM_LEN];
-		__u64 words[KS_COMM_LEN / 8];
-	} comm = {};
-	const volatile __u64 *want = (const volatile __u64 *)targ_comm;
-
-	BPF_CORE_READ_STR_INTO(&comm.name, task, comm);
-	return comm.words[0] != want[0] || comm.words[1] != want[1];
-}
-
-/* ks_skip_current() for a task other than the current one. */
-static __always_inline bool ks_skip_task(struct task_struct *task)
-{
-	if (targ_tgid && (__u32)BPF_CORE_READ(task, tgid) != targ_tgid)
-		return true;
-	if (targ_skip_tgid && (__u32)BPF_CORE_READ(task, tgid) == targ_skip_tgid)
-		return true;
-	if (targ_cgroup_id && ks_task_ancestor_cgroup_id(task, targ_cgroup_level) != targ_cgroup_id)
-		return true;
-	if (targ_comm[0] && ks_task_comm_differs(task))
-		return true;
-	return false;
-}
-
 /* Preempted while still runnable: it waits in the queue from now on. */
 static __always_inline void preempted(struct task_struct *task)
 {
 	__u32 pid = BPF_CORE_READ(task, pid);
 	__u64 ts;
 
-	if (!pid || ks_skip_task(task))
+	if (!pid || ks_skip_task(task, 0, NULL))
 		return; /* pid 0: a CPU's idle task */
 	ts = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&runqueue_starts, &pid, &ts, BPF_ANY))
@@ -102,7 +75,7 @@ static __always_inline void woken(struct task_struct *task)
 	__u64 ts;
 	long err;
 
-	if (!pid || ks_task_on_cpu(task) || ks_skip_task(task))
+	if (!pid || ks_task_on_cpu(task) || ks_skip_task(task, 0, NULL))
 		return;
 	ts = bpf_ktime_get_ns();
 	err = bpf_map_update_elem(&runqueue_starts, &pid, &ts, BPF_NOEXIST);
@@ -159,9 +132,8 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	if (!stats)
 		return 0; /* more cgroups than the map holds: counted as lost */
 	/* Per-CPU value, and sched_switch runs with interrupts off: plain adds. */
-	stats->count++;
 	stats->sum_ns += delta;
-	stats->slots[ks_log2_slot(delta)]++;
+	stats->slots[ks_log2_slot(delta, KS_LOG2_SLOTS)]++;
 	return 0;
 }
 

@@ -138,23 +138,19 @@ static __always_inline int on_enter(long id, bool in_task_storage)
 static __always_inline void count_exit(__u32 id, __u64 delta, long ret, bool timed)
 {
 	static const struct syscall_stats zero_stats;
-	static const struct syscall_count zero_count;
 	struct syscall_count_key count_key = {.id = id};
-	struct syscall_count *count;
 
 	if (targ_attribute)
 		count_key.cgroup_id = bpf_get_current_cgroup_id();
-	/* Per-CPU values: plain adds are safe. */
-	count = ks_lookup_or_init(&syscall_counts, &count_key, &zero_count);
-	if (count)
-		count->count++;
+	ks_count_in(&syscall_counts, &count_key);
 	if (timed) {
 		struct syscall_key key = {.id = id};
 		struct syscall_stats *stats = ks_lookup_or_init(&syscall_stats, &key, &zero_stats);
 
+		/* Per-CPU value: plain adds are safe. */
 		if (stats) {
 			stats->sum_ns += delta;
-			stats->slots[ks_log2_slot(delta)]++;
+			stats->slots[ks_log2_slot(delta, KS_LOG2_SLOTS)]++;
 		}
 	}
 

@@ -53,6 +53,7 @@ struct syscall_trace_record {
 };
 
 _Static_assert(sizeof(struct syscall_count_key) == 16, "syscall_count_key is ABI");
+_Static_assert(sizeof(struct syscall_count) == 8, "syscall_count is ABI");
 _Static_assert(sizeof(struct syscall_stats) == 8 + 8 * KS_LOG2_SLOTS, "syscall_stats is ABI");
 _Static_assert(sizeof(struct syscall_error_key) == 8, "syscall_error_key is ABI");
 _Static_assert(sizeof(struct syscall_trace_record) == 72, "syscall_trace_record is ABI");

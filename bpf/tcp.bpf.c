@@ -121,19 +121,9 @@ static __always_inline struct tcp_totals *totals(const struct sock *sk)
 
 static __always_inline void count_direction(void *map, __u32 direction, const struct sock *sk)
 {
-	static const struct tcp_count zero;
 	struct tcp_direction_key key = {.direction = direction, .cgroup_id = cgroup_of(sk)};
-	struct tcp_count *count = ks_lookup_or_init(map, &key, &zero);
 
-	/* Per-CPU value: plain adds are safe. */
-	if (count)
-		count->count++;
-}
-
-/* A task filter (pid, cgroup, comm) is set: an event whose task is unknown cannot pass it. */
-static __always_inline bool task_filtered(void)
-{
-	return targ_tgid || targ_cgroup_id || targ_comm[0];
+	ks_count_in(map, &key);
 }
 
 /* Only with targ_trace, at CLOSE -> SYN_SENT (in connect()): the current task owns the socket. */
@@ -185,7 +175,7 @@ static __always_inline struct tcp_trace_record *reserve_event(const void *sk, __
 		return NULL;
 	if (sk)
 		owner = bpf_map_lookup_elem(&connect_owners, &key);
-	if (!owner && task_filtered())
+	if (!owner && ks_task_filter_set())
 		return NULL;
 	return reserve_record(event, 0, owner);
 }
@@ -301,14 +291,6 @@ static __always_inline int on_state_connect(const struct sock *sk, int newstate,
 	return on_connect_start(sk);
 }
 
-/* Like ks_log2_slot(), clamped to this histogram's KS_TCP_CONNECT_SLOTS. */
-static __always_inline __u32 connect_slot(__u64 ns)
-{
-	__u32 slot = ks_log2(ns);
-
-	return slot < KS_TCP_CONNECT_SLOTS ? slot : KS_TCP_CONNECT_SLOTS - 1;
-}
-
 static __always_inline void connect_done(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
@@ -324,7 +306,7 @@ static __always_inline void connect_done(const struct sock *sk)
 	if (!t)
 		return;
 	__sync_fetch_and_add(&t->connect_sum_ns, delta);
-	__sync_fetch_and_add(&t->connect_slots[connect_slot(delta)], 1);
+	__sync_fetch_and_add(&t->connect_slots[ks_log2_slot(delta, KS_TCP_CONNECT_SLOTS)], 1);
 }
 
 /*

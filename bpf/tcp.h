@@ -84,6 +84,7 @@ struct tcp_trace_record {
 };
 
 _Static_assert(sizeof(struct tcp_direction_key) == 16, "tcp_direction_key is ABI");
+_Static_assert(sizeof(struct tcp_count) == 8, "tcp_count is ABI");
 _Static_assert(sizeof(struct tcp_totals_key) == 8, "tcp_totals_key is ABI");
 _Static_assert(sizeof(struct tcp_totals) == 24 + 8 * KS_TCP_CONNECT_SLOTS, "tcp_totals is ABI");
 _Static_assert(sizeof(struct tcp_trace_record) == 104, "tcp_trace_record is ABI");
