@@ -58,6 +58,7 @@ run: build
 
 lint: deps bpf-arch-check
 	npx tsc -p tsconfig.json --noEmit
+	node scripts/check-imports.mjs
 	npx eslint src test bench
 	npx prettier --check src test bench
 	clang-format --dry-run --Werror native/*.cc native/*.h

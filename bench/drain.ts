@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { lostEventsOf } from '../src/agent/selfMetrics';
+import { lostEventsOf } from '../src/load/lostEvents';
 import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
 import { RecordLayout } from '../src/decode/RecordLayout';

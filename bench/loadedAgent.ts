@@ -23,7 +23,7 @@ import type { Readable, Writable } from 'node:stream';
 
 import { Agent } from '../src/agent/Agent';
 import { preferSmallHeapAfterStartUp } from '../src/agent/heapPolicy';
-import { lostEventsOf } from '../src/agent/selfMetrics';
+import { lostEventsOf } from '../src/load/lostEvents';
 import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
 import { ResolvedRecord } from '../src/decode/ResolvedRecord';

@@ -24,7 +24,7 @@ import readline from 'node:readline';
 import { promisify } from 'node:util';
 
 import { preferSmallHeapAfterStartUp } from '../src/agent/heapPolicy';
-import { lostEventsOf } from '../src/agent/selfMetrics';
+import { lostEventsOf } from '../src/load/lostEvents';
 import { ProbeAggregator } from '../src/aggregate/ProbeAggregator';
 import { DEFAULT_OPTIONS } from '../src/config/AgentOptions';
 import { ResolvedRecord } from '../src/decode/ResolvedRecord';

@@ -23,20 +23,8 @@ import type { Logger } from '../log';
 import { addon } from '../native/addon';
 import { findProbe } from '../probes';
 import type { ProbeDefinition } from '../probes/ProbeDefinition';
+import type { FailedProbe, RunningProbe } from './RunningProbe';
 import { selfMetricFamilies } from './selfMetrics';
-
-export interface RunningProbe {
-  loaded: LoadedProbe;
-  /** Present when the probe emits ring records. */
-  records?: { aggregator: ProbeAggregator; drain: RingDrain };
-  /** Every metric family of the probe, from records and from maps. */
-  families: MetricFamily[];
-}
-
-export interface FailedProbe {
-  name: string;
-  reason: string;
-}
 
 export class Agent {
   readonly running: RunningProbe[] = [];

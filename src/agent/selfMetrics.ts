@@ -2,34 +2,19 @@
 import type { MetricFamily, Sample } from '../aggregate/MetricFamily';
 import { ComputedFamily } from '../aggregate/MetricFamily';
 import { buildInfo } from '../kernel/system';
-import type { NativeBpfObject } from '../native/addon';
-import type { Agent, RunningProbe } from './Agent';
-
-const ZERO_KEY = new Uint8Array(4);
+import { lostEventsOf } from '../load/lostEvents';
+import type { FailedProbe, RunningProbe } from './RunningProbe';
 
 type RecordPath = NonNullable<RunningProbe['records']>;
 
-/** Events a probe lost: see lostEventsOf. */
-export function lostEvents(probe: RunningProbe): number {
-  return lostEventsOf(probe.loaded.object);
+/** What the self metrics read of the agent. */
+export interface AgentState {
+  readonly running: readonly RunningProbe[];
+  readonly failed: readonly FailedProbe[];
+  readonly options: { readonly bpfStats: boolean };
 }
 
-/**
- * Events a loaded object lost: its own count (failed ring reservations, full
- * in-kernel tables; per CPU, summed) plus the runs the kernel skipped
- * because one of its programs was already running on that CPU.
- */
-export function lostEventsOf(object: NativeBpfObject): number {
-  let sum = 0;
-  for (const stats of object.programStats()) sum += stats.recursionMisses;
-  const value = object.lookup('drops', ZERO_KEY);
-  if (!value) return sum;
-  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  for (let offset = 0; offset + 8 <= value.byteLength; offset += 8) sum += Number(view.getBigUint64(offset, true));
-  return sum;
-}
-
-export function selfMetricFamilies(agent: Agent): MetricFamily[] {
+export function selfMetricFamilies(agent: AgentState): MetricFamily[] {
   const perProbe = (value: (p: RunningProbe) => number) => (): Sample[] =>
     agent.running.map((p) => ({ labels: { probe: p.loaded.definition.name }, value: value(p) }));
   // Ring counters exist only for probes that emit records.
@@ -56,7 +41,7 @@ export function selfMetricFamilies(agent: Agent): MetricFamily[] {
       'kernscope_events_lost_total',
       'Events the kernel could not record: failed ring reservations, full in-kernel tables, or probe runs the kernel skipped as re-entrant (lost, never silently).',
       'counter',
-      perProbe(lostEvents),
+      perProbe((p) => lostEventsOf(p.loaded.object)),
     ),
     new ComputedFamily(
       'kernscope_drain_batches_total',

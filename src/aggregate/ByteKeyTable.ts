@@ -22,6 +22,13 @@ export function compileHashKey(words: number): (key: Int32Array) => number {
   return new Function('key', `let h = 0;\n${hashSource(names)}\nreturn h;`) as (key: Int32Array) => number;
 }
 
+/** Copies each id's entry of `from` to its new id in `to` (`moved`, from without()); dropped ids' are left out. */
+export function moveEntries<T>(from: ArrayLike<T>, to: Record<number, T>, moved: Int32Array): void {
+  moved.forEach((next, id) => {
+    if (next >= 0 && from[id] !== undefined) to[next] = from[id];
+  });
+}
+
 export class ByteKeyTable {
   /** Slot -> id, or EMPTY. Only this class writes these arrays. */
   slots: Int32Array;

@@ -15,7 +15,7 @@ import type {
   MapHistogramDefinition,
   MapMetricDefinition,
 } from '../probes/ProbeDefinition';
-import { ByteKeyTable, EMPTY, compileHashKey } from './ByteKeyTable';
+import { ByteKeyTable, EMPTY, compileHashKey, moveEntries } from './ByteKeyTable';
 import type { FamilySettings } from './FamilySettings';
 import type { HistogramFamily, HistogramSample, Labels, MetricFamily, Sample, ScalarFamily } from './MetricFamily';
 import { SeriesPolicy, overflowLabels } from './SeriesPolicy';
@@ -218,17 +218,11 @@ class MapFamilyBase {
     const admitted = new Uint8Array(this.admitted.length);
     const hidden = new Uint8Array(this.hidden.length);
     const keyLabels: KeyLabels[] = [];
-    moved.forEach((to, id) => {
-      if (to < 0) return;
-      admitted[to] = this.admitted[id];
-      hidden[to] = this.hidden[id];
-      if (this.keyLabels[id]) keyLabels[to] = this.keyLabels[id];
-    });
+    moveEntries(this.admitted, admitted, moved);
+    moveEntries(this.hidden, hidden, moved);
+    moveEntries(this.keyLabels, keyLabels, moved);
     this.policy.remap(moved, table.size);
-    this.table = table;
-    this.admitted = admitted;
-    this.hidden = hidden;
-    this.keyLabels = keyLabels;
+    [this.table, this.admitted, this.hidden, this.keyLabels] = [table, admitted, hidden, keyLabels];
   }
 
   private labelsOf(id: number, key: DataView): KeyLabels {

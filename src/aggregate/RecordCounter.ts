@@ -4,7 +4,7 @@
 // once per new series, and only at collection time. The series cap, idle
 // expiry and __overflow__ are the shared SeriesPolicy's; expiry runs at
 // collection time, so the per-record path pays nothing for it.
-import { ByteKeyTable } from './ByteKeyTable';
+import { ByteKeyTable, moveEntries } from './ByteKeyTable';
 import type { CounterState } from './counterSource';
 import { counterBlock } from './counterSource';
 import type { LabelSource } from './labelCodec';
@@ -175,15 +175,10 @@ export class RecordCounter implements ScalarFamily, CounterState {
     const { table, moved } = this.table.without(idle);
     const values = new Float64Array(this.values.length);
     const labelCache: SeriesLabels[] = [];
-    moved.forEach((to, id) => {
-      if (to < 0) return;
-      values[to] = this.values[id];
-      if (this.labelCache[id]) labelCache[to] = this.labelCache[id];
-    });
+    moveEntries(this.values, values, moved);
+    moveEntries(this.labelCache, labelCache, moved);
     this.policy.remap(moved, table.size);
-    this.table = table;
-    this.values = values;
-    this.labelCache = labelCache;
+    [this.table, this.values, this.labelCache] = [table, values, labelCache];
     this.changes++;
   }
 

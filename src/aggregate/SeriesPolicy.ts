@@ -6,7 +6,7 @@
 // collection saw and when it last changed, in typed arrays, so collections
 // build no objects per series.
 import type { ByteKeyTable } from './ByteKeyTable';
-import type { Labels } from './MetricFamily';
+import { moveEntries } from './ByteKeyTable';
 
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
 
@@ -19,7 +19,7 @@ export interface SeriesLimits {
 }
 
 /** The overflow series' labels: every label of the family, valued __overflow__. */
-export function overflowLabels(names: readonly string[]): Labels {
+export function overflowLabels(names: readonly string[]): Record<string, string> {
   return Object.fromEntries(names.map((name) => [name, OVERFLOW_LABEL_VALUE]));
 }
 
@@ -85,21 +85,16 @@ export class SeriesPolicy {
     return this.ttlMs > 0 && value > 0 && now - this.overflowChangedAt >= this.ttlMs;
   }
 
-  /** Follows a compaction of the table (ByteKeyTable.without): `moved[id]` is each id's new id, or -1. */
+  /**
+   * Follows a compaction of the table (ByteKeyTable.without) to `size` ids.
+   * Compactions follow a collection that observed every id.
+   */
   remap(moved: Int32Array, size: number): void {
     const previous = new Float64Array(this.previous.length);
     const changedAt = new Float64Array(this.changedAt.length);
-    let observed = 0;
-    for (let id = 0; id < moved.length; id++) {
-      const to = moved[id];
-      if (to < 0) continue;
-      previous[to] = this.previous[id];
-      changedAt[to] = this.changedAt[id];
-      if (id < this.observed) observed = Math.max(observed, to + 1);
-    }
-    this.previous = previous;
-    this.changedAt = changedAt;
-    this.observed = Math.min(observed, size);
+    moveEntries(this.previous, previous, moved);
+    moveEntries(this.changedAt, changedAt, moved);
+    [this.previous, this.changedAt, this.observed] = [previous, changedAt, size];
   }
 
   private grow(size: number): void {

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { resolveCgroup } from '../kernel/cgroup';
-import { CONTAINER_ID_ACCEPTED, containerCgroup, isContainerId } from '../kernel/containerCgroup';
+import { CONTAINER_ID_ACCEPTED, containerCgroup, isContainerId } from '../enrich/containerCgroup';
 import { missingKernelBtf } from '../kernel/hostSupport';
 import { missingBpfPrivileges } from '../kernel/privileges';
 import { ensureTracefs } from '../kernel/tracefs';

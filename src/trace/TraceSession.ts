@@ -3,7 +3,7 @@
 // record (TraceDecoder) and hands the event on. Lost events (failed
 // reservations, skipped re-entrant runs) are polled once a second so the
 // stream can report them as they happen. stop() leaves nothing attached.
-import { lostEventsOf } from '../agent/selfMetrics';
+import { lostEventsOf } from '../load/lostEvents';
 import { ResolvedRecord } from '../decode/ResolvedRecord';
 import { RingDrain } from '../drain/RingDrain';
 import { callbackSink } from '../drain/RecordLoop';

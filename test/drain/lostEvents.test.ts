@@ -3,8 +3,7 @@
 // in the per-CPU `drops` map, never neither.
 import t from 'tap';
 
-import type { RunningProbe } from '../../src/agent/Agent';
-import { lostEvents } from '../../src/agent/selfMetrics';
+import { lostEventsOf } from '../../src/load/lostEvents';
 import { ProbeAggregator } from '../../src/aggregate/ProbeAggregator';
 import { ResolvedRecord } from '../../src/decode/ResolvedRecord';
 import { RingDrain } from '../../src/drain/RingDrain';
@@ -32,7 +31,6 @@ void t.test('consumed + lost == emitted, exactly, and accumulates', (t) => {
   const counter = aggregator.counters[0];
 
   const dropsMap = (): number => sumU64(object.lookup('drops', new Uint8Array(4))!);
-  const lostBySelfMetrics = (): number => lostEvents({ loaded: { object } } as unknown as RunningProbe);
   const counted = (): number => counter.collect().reduce((sum, s) => sum + s.value, 0);
 
   let consumedTotal = 0;
@@ -52,7 +50,7 @@ void t.test('consumed + lost == emitted, exactly, and accumulates', (t) => {
     t.ok(consumed <= RING_BYTES / (RECORD_BYTES + RINGBUF_HEADER), `round ${round}: no more than the ring holds`);
     t.ok(lost > lostBefore, `round ${round}: the small ring lost records (${lost - lostBefore})`);
     lostBefore = lost;
-    t.equal(lostBySelfMetrics(), lost, `round ${round}: selfMetrics lostEvents agrees with the drops map`);
+    t.equal(lostEventsOf(object), lost, `round ${round}: lostEventsOf (self metrics, trace) agrees with the drops map`);
     t.equal(drain.records, consumedTotal, `round ${round}: RingDrain.records accumulates`);
     t.equal(aggregator.invalid, 0, `round ${round}: every record passed the header check`);
     t.equal(counted(), consumedTotal, `round ${round}: the counter saw every drained record`);

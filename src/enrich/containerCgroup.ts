@@ -4,8 +4,8 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 
-import { identify } from '../enrich/cgroupPath';
-import { cgroup2Mount } from './cgroup';
+import { cgroup2Mount } from '../kernel/cgroup';
+import { identify } from './cgroupPath';
 
 export const CONTAINER_ID_ACCEPTED = 'a container id: 12 to 64 hex digits, as crictl ps or docker ps shows it';
 
