@@ -114,7 +114,8 @@ class MapFamilyBase {
   private admittedCount = 0;
   /** Per id: 1 while the key is left out as idle. */
   private hidden = new Uint8Array(64);
-  private readonly overflow: Labels;
+  /** Built when first needed: asking the attribution for its label names may walk the cgroup tree. */
+  private overflow?: Labels;
 
   constructor(
     object: NativeBpfObject,
@@ -137,10 +138,6 @@ class MapFamilyBase {
     this.table = new ByteKeyTable(words);
     this.hashKey = compileHashKey(words);
     this.scratch = new Int32Array(words);
-    this.overflow = overflowLabels([
-      ...this.keyFields.map(([label]) => label),
-      ...(this.cgroup ? Object.keys(this.cgroup.expand(0n)) : []),
-    ]);
   }
 
   /**
@@ -176,16 +173,28 @@ class MapFamilyBase {
         this.admitted[id] = 1;
         this.admittedCount++;
       }
-      let labels = this.overflow;
+      let labels: Labels;
       let key = OVERFLOW_KEY;
-      if (this.admitted[id] === 1) ({ labels, key } = this.labelsOf(id, entry.key));
-      else policy.overflowCount += increase;
+      if (this.admitted[id] === 1) {
+        ({ labels, key } = this.labelsOf(id, entry.key));
+      } else {
+        labels = this.overflowLabels();
+        policy.overflowCount += increase;
+      }
       const into = merged.get(key);
       if (into) merge(into.item, item);
       else merged.set(key, { labels, item });
     }
     this.forgetUnseen(seen);
     return [...merged.values()];
+  }
+
+  private overflowLabels(): Labels {
+    this.overflow ??= overflowLabels([
+      ...this.keyFields.map(([label]) => label),
+      ...(this.cgroup ? Object.keys(this.cgroup.expand(0n)) : []),
+    ]);
+    return this.overflow;
   }
 
   private idOf(key: DataView): number {
