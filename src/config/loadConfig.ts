@@ -8,17 +8,14 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 
 import { BUILTIN_PROBES } from '../probes';
-import type { AgentOptions, Setting, SettingNames } from './AgentOptions';
-import {
-  DEFAULT_OPTIONS,
-  OptionError,
-  OptionErrors,
-  SETTINGS,
-  probeOptionErrors,
-  settingError,
-  validateOptions,
-} from './AgentOptions';
+import type { AgentOptions } from './AgentOptions';
+import { DEFAULT_OPTIONS } from './AgentOptions';
+import { OptionError, OptionErrors } from './OptionError';
+import { probeOptionErrors } from './probeOptionErrors';
 import type { ProbeOptions } from './probeOptions';
+import type { Setting, SettingNames } from './settings';
+import { SETTINGS, settingError, settingOf } from './settings';
+import { validateOptions } from './validateOptions';
 
 /** Values read from one source, not yet merged. */
 export interface Layer {
@@ -158,7 +155,7 @@ function probeFromYaml(layer: Layer, probe: string, raw: unknown, where: string)
 
 /** The `probes:` key: a list of names, or a mapping of name to that probe's settings. */
 function probesFromYaml(layer: Layer, raw: unknown, where: string): void {
-  const setting = SETTINGS.find((s) => s.key === 'probes')!;
+  const setting = settingOf('probes');
   if (Array.isArray(raw)) {
     set(layer, setting, raw, `probes${where}`, raw);
     return;
