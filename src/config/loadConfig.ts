@@ -34,7 +34,8 @@ export interface ResolvedOptions {
   sources: string[];
 }
 
-const CONFIG_ENV = 'KERNSCOPE_CONFIG';
+/** The config file's path, when --config is not given. */
+export const CONFIG_ENV = 'KERNSCOPE_CONFIG';
 const FILTER_KEYS = ['tgid', 'cgroup', 'comm'] as const;
 const PROBE_KEYS = ['pid', 'cgroup', 'comm', 'labels', 'buckets'];
 

@@ -1,4 +1,5 @@
-// The checks the SETTINGS rows use: each says why a parsed value is not
+// The checks the SETTINGS rows use, and the probe names their messages and
+// help list. A check says why a parsed value is not
 // acceptable (a reason appended to the row's `accepted`, or '' for none), or
 // undefined when it is.
 import { accessSync, constants } from 'node:fs';
@@ -14,8 +15,12 @@ export type Check = (value: unknown) => string | undefined;
 
 export const ok = (test: boolean, why = ''): string | undefined => (test ? undefined : why);
 export const isInteger = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value);
-/** For the messages of the probe checks. */
+/** For the messages and help of the probe settings. */
 export const builtinProbeNames = (): string => BUILTIN_PROBES.map((p) => p.name).join(', ');
+export const perSyscallProbeNames = (): string =>
+  BUILTIN_PROBES.filter((p) => p.cost === 'per-syscall')
+    .map((p) => p.name)
+    .join(', ');
 
 function isReadableFile(file: string): boolean {
   try {

@@ -14,6 +14,7 @@ import type { Check } from './settingChecks';
 import {
   booleanProblem,
   builtinProbeNames,
+  perSyscallProbeNames,
   capabilitiesKeepProblem,
   cgroupProblem,
   isInteger,
@@ -63,7 +64,9 @@ export const SETTINGS: readonly Setting[] = [
     flag: '--probes',
     kind: 'list',
     placeholder: 'LIST',
-    help: 'comma-separated probes (see kernscope probes); the default leaves out the per-syscall ones',
+    get help() {
+      return `comma-separated probes, see kernscope probes; the per-syscall ones (${perSyscallProbeNames()}) are not in the default`;
+    },
     get accepted() {
       return `a non-empty list of probes among ${builtinProbeNames()}`;
     },
@@ -141,7 +144,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: '--wakeup-bytes',
     kind: 'integer',
     placeholder: 'N',
-    help: 'wake the reader once N bytes wait (at most a quarter of the ring unless given)',
+    help: 'wake the reader once N bytes wait; unless given, at most a quarter of the ring',
     accepted: 'an integer from 1 to the ring size',
     check: (value) => ok(isInteger(value) && value >= 1),
   },
@@ -272,7 +275,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: '--log-level',
     kind: 'string',
     placeholder: 'LEVEL',
-    help: `the least severe messages logged: ${LOG_LEVELS.join(', ')}`,
+    help: `log messages of this level and above: ${LOG_LEVELS.join(', ')}`,
     accepted: LOG_LEVELS.join(', '),
     check: (value) => ok(LOG_LEVELS.includes(value as LogLevel)),
   },
