@@ -3,7 +3,7 @@
 import { DEFAULT_OPTIONS } from './AgentOptions';
 import { formatDuration } from './loadConfig';
 import type { Setting } from './settings';
-import { SETTINGS } from './settings';
+import { SETTINGS, settingOf } from './settings';
 
 /** parseArgs options, keyed by the flag without its dashes (as flagLayer reads them). */
 export type FlagOptions = Record<string, { type: 'string' | 'boolean' }>;
@@ -19,8 +19,10 @@ export interface FlagHelp {
   help: string;
 }
 
-export function settingsHelp(): FlagHelp[] {
-  return SETTINGS.map((setting) => {
+/** The help of every setting, or of those named (for commands that take a few). */
+export function settingsHelp(keys?: readonly Setting['key'][]): FlagHelp[] {
+  const settings = keys === undefined ? SETTINGS : keys.map(settingOf);
+  return settings.map((setting) => {
     const usage = setting.placeholder === undefined ? setting.flag : `${setting.flag} ${setting.placeholder}`;
     const shown = defaultText(setting);
     return { usage, help: shown === undefined ? setting.help : `${setting.help} (default ${shown})` };
