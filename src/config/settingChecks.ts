@@ -1,7 +1,6 @@
 // The checks the SETTINGS rows use, and the probe names their messages and
-// help list. A check says why a parsed value is not
-// acceptable (a reason appended to the row's `accepted`, or '' for none), or
-// undefined when it is.
+// help list. A check says why a parsed value is not acceptable (a reason
+// appended to the row's `accepted`, or '' for none), or undefined when it is.
 import { accessSync, constants } from 'node:fs';
 
 import { parseCapability } from '../kernel/capabilities';

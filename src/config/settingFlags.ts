@@ -5,11 +5,12 @@ import { formatDuration } from './loadConfig';
 import type { Setting } from './settings';
 import { SETTINGS, settingOf } from './settings';
 
-/** parseArgs options, keyed by the flag without its dashes (as flagLayer reads them). */
-export type FlagOptions = Record<string, { type: 'string' | 'boolean' }>;
-
-/** A switch for a setting without a placeholder, else a flag whose text flagLayer converts and checks. */
-export const SETTING_FLAGS: FlagOptions = Object.fromEntries(
+/**
+ * parseArgs options, keyed by the flag without its dashes (as flagLayer reads
+ * them): a switch for a setting without a placeholder, else a flag whose text
+ * flagLayer converts and checks.
+ */
+export const SETTING_FLAGS: Record<string, { type: 'string' | 'boolean' }> = Object.fromEntries(
   SETTINGS.map((s) => [s.flag.slice(2), { type: s.placeholder === undefined ? 'boolean' : 'string' }]),
 );
 
