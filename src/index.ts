@@ -1,7 +1,9 @@
 // kernscope as a library: the pieces the CLI composes.
 export { Agent } from './agent/Agent';
 export type { AgentOptions } from './config/AgentOptions';
-export { DEFAULT_OPTIONS, OptionError, validateOptions } from './config/AgentOptions';
+export { DEFAULT_OPTIONS } from './config/AgentOptions';
+export { OptionError } from './config/OptionError';
+export { validateOptions } from './config/validateOptions';
 export { RecordLayout } from './decode/RecordLayout';
 export { RingDrain } from './drain/RingDrain';
 export { PrometheusExporter } from './export/PrometheusExporter';

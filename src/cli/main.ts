@@ -4,7 +4,7 @@
 // happen), `top` (a live view). Each command is loaded when it is run: `trace`
 // need not load the Kubernetes and OpenTelemetry clients that `run` uses.
 import { preferSmallHeapAfterStartUp } from '../agent/heapPolicy';
-import { optionErrorsOf } from '../config/AgentOptions';
+import { optionErrorsOf } from '../config/OptionError';
 import { unsupportedHost } from '../kernel/hostSupport';
 import { UsageError } from './UsageError';
 

@@ -3,13 +3,14 @@ import { parseArgs } from 'node:util';
 
 import { Agent } from '../agent/Agent';
 import type { AgentOptions } from '../config/AgentOptions';
-import { DEFAULT_OPTIONS } from '../config/AgentOptions';
-import { formatDuration, resolveOptions } from '../config/loadConfig';
+import { CONFIG_ENV, formatDuration, resolveOptions } from '../config/loadConfig';
 import { HttpServer } from '../export/HttpServer';
 import { OtlpExporter } from '../export/OtlpExporter';
 import { PrometheusExporter } from '../export/PrometheusExporter';
 import type { OtlpSettings } from '../config/otlpSettings';
 import { otlpSettings } from '../config/otlpSettings';
+import type { FlagHelp } from '../config/settingFlags';
+import { SETTING_FLAGS, settingsHelp } from '../config/settingFlags';
 import type { WebSettings } from '../config/webConfig';
 import { webSettings } from '../config/webConfig';
 import { buildInfo } from '../kernel/system';
@@ -17,7 +18,17 @@ import { dropCapabilities, keepsAll } from '../kernel/dropCapabilities';
 import { missingKernelBtf } from '../kernel/hostSupport';
 import { missingCapabilities } from '../kernel/privileges';
 import { Logger } from '../log';
+import { optionsText } from './optionsText';
 import { UsageError } from './UsageError';
+
+/** `run`'s own flags, besides one per setting. */
+const COMMAND_FLAGS: FlagHelp[] = [
+  {
+    usage: '--config FILE',
+    help: `YAML settings (see README: every key, per-probe filters, optional labels, buckets); also ${CONFIG_ENV}`,
+  },
+  { usage: '--check-config', help: 'validate the settings, print a summary, exit 0 (no root needed)' },
+];
 
 export const RUN_HELP = `Usage: kernscope run [options]
 
@@ -25,36 +36,7 @@ Loads the probes, serves /metrics, /healthz and /readyz, and runs until
 SIGINT or SIGTERM, which detach everything and exit 0.
 
 Options:
-  --config FILE            YAML settings (see README: every key, per-probe filters,
-                           optional labels, buckets); also KERNSCOPE_CONFIG
-  --check-config           validate the settings, print a summary, exit 0 (no root needed)
-  --listen ADDR            HTTP address (default ${DEFAULT_OPTIONS.listen}; e.g. 127.0.0.1:9478)
-  --web-config FILE        TLS and basic auth for it: a Prometheus exporter-toolkit web config file
-  --probes LIST            comma-separated probes (default: all but the per-syscall ones,
-                           syscalls and syscall_counts; see kernscope probes)
-  --strict                 exit non-zero when any probe cannot attach
-  --pid TGID               only events of this process
-  --cgroup PATH            only events of this cgroup v2 directory and below
-  --comm NAME              only events of tasks with this command name
-  --netns FILE             only sockets in this network namespace (tcp; /run/netns/NAME, /proc/PID/ns/net)
-  --ring-bytes N           ring buffer bytes per probe (default ${DEFAULT_OPTIONS.ringBytes})
-  --wakeup-bytes N         wake the reader once N bytes wait (default ${DEFAULT_OPTIONS.wakeupBytes})
-  --drain-interval-ms N    timed drain period, the latency bound (default ${DEFAULT_OPTIONS.drainIntervalMs})
-  --syscall-latency-every N  syscalls: measure the latency of 1 in N calls per CPU, 1: every
-                           call (default ${DEFAULT_OPTIONS.syscallLatencyEvery}); counts and errors are always exact
-  --max-series N           series per metric before __overflow__ (default ${DEFAULT_OPTIONS.maxSeriesPerMetric})
-  --series-ttl DURATION    drop series unchanged this long; 0: never (default ${formatDuration(DEFAULT_OPTIONS.seriesTtlMs)})
-  --bpf-stats              export BPF program run counts and time (BPF_ENABLE_STATS)
-  --log-level LEVEL        debug, info, warn or error (default info)
-  --capabilities-keep LIST capabilities to keep once every probe is attached (CAP_BPF or bpf,
-                           comma-separated), besides what the agent still needs; none (default),
-                           or all to drop nothing
-  --attribution BOOL       namespace/pod/container labels from cgroups (default true)
-  --kubeconfig FILE        watch pods through this kubeconfig, not the in-cluster service account
-  --otlp-endpoint URL      also push metrics over OTLP/gRPC (http://HOST:4317, https:// for TLS);
-                           also OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT and the other OTEL_* variables
-  --node-name NAME         Kubernetes node name for the OTLP resource (k8s.node.name)
-  -h, --help               this help
+${optionsText([...COMMAND_FLAGS, ...settingsHelp(), { usage: '-h, --help', help: 'this help' }])}
 
 Precedence: config file < KERNSCOPE_* environment variables < flags
 (KERNSCOPE_LISTEN, KERNSCOPE_MAX_SERIES, ...: the flag's name in capitals).
@@ -87,28 +69,8 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv = process
       options: {
         config: { type: 'string' },
         'check-config': { type: 'boolean' },
-        listen: { type: 'string' },
-        probes: { type: 'string' },
-        strict: { type: 'boolean' },
-        pid: { type: 'string' },
-        cgroup: { type: 'string' },
-        comm: { type: 'string' },
-        netns: { type: 'string' },
-        'ring-bytes': { type: 'string' },
-        'wakeup-bytes': { type: 'string' },
-        'drain-interval-ms': { type: 'string' },
-        'syscall-latency-every': { type: 'string' },
-        'max-series': { type: 'string' },
-        'series-ttl': { type: 'string' },
-        'bpf-stats': { type: 'boolean' },
-        'log-level': { type: 'string' },
-        'capabilities-keep': { type: 'string' },
-        attribution: { type: 'string' },
-        kubeconfig: { type: 'string' },
-        'otlp-endpoint': { type: 'string' },
-        'node-name': { type: 'string' },
-        'web-config': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        ...SETTING_FLAGS,
       },
     }).values;
   } catch (error) {

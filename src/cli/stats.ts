@@ -7,8 +7,10 @@ import { parseArgs } from 'node:util';
 import { Agent } from '../agent/Agent';
 import type { HistogramFamily, MetricFamily, ScalarFamily } from '../aggregate/MetricFamily';
 import type { AgentOptions } from '../config/AgentOptions';
-import { DEFAULT_OPTIONS, OptionError, OptionErrors } from '../config/AgentOptions';
+import { DEFAULT_OPTIONS } from '../config/AgentOptions';
+import { OptionError, OptionErrors } from '../config/OptionError';
 import { flagLayer } from '../config/loadConfig';
+import { settingsHelp } from '../config/settingFlags';
 import { everySlotBuckets, histogramsOf, optionalLabelsOf } from '../config/probeOptions';
 import { missingKernelBtf } from '../kernel/hostSupport';
 import { missingBpfPrivileges } from '../kernel/privileges';
@@ -16,6 +18,7 @@ import { Logger } from '../log';
 import { BUILTIN_PROBES, findProbe } from '../probes';
 import type { ProbeDefinition } from '../probes/ProbeDefinition';
 import { counterText, labelsText, log2HistogramText } from './histogramText';
+import { optionsText } from './optionsText';
 import { UsageError } from './UsageError';
 
 /** Histogram tables per histogram and interval: the label sets that counted most. */
@@ -27,6 +30,8 @@ const MAX_INTERVAL_S = 86400;
 /** Probes with something to show: histograms or counters, from maps or ring records. */
 const STATS_PROBES = BUILTIN_PROBES.filter((p) => p.mapMetrics.length > 0 || p.recordMetrics.length > 0);
 const probeNames = STATS_PROBES.map((p) => p.name).join(', ');
+/** The agent's filters, which stats takes as flags too. */
+const FILTERS = ['tgid', 'cgroup', 'comm'] as const;
 
 export const STATS_HELP = `Usage: kernscope stats PROBE [--interval S] [--count N] [--pid TGID] [--cgroup PATH] [--comm NAME]
 
@@ -43,12 +48,12 @@ Runs until Ctrl-C or SIGTERM (or --count), then detaches everything.
 Probes: ${probeNames}
 
 Options:
-  --interval S     seconds between prints (default 1; fractions work: 0.5)
-  --count N        stop after N prints (default: until Ctrl-C)
-  --pid TGID       only events of this process
-  --cgroup PATH    only events of this cgroup v2 directory and below
-  --comm NAME      only events of tasks with this command name
-  -h, --help       this help
+${optionsText([
+  { usage: '--interval S', help: 'seconds between prints (default 1; fractions work: 0.5)' },
+  { usage: '--count N', help: 'stop after N prints (default: until Ctrl-C)' },
+  ...settingsHelp(FILTERS),
+  { usage: '-h, --help', help: 'this help' },
+])}
 
 Examples:
   kernscope stats runqueue                      run-queue latency every second (runqlat 1)
@@ -62,7 +67,7 @@ export interface StatsInvocation {
   intervalMs: number;
   /** Prints before exiting; undefined: until a signal. */
   count?: number;
-  filter: Pick<AgentOptions, 'tgid' | 'cgroup' | 'comm'>;
+  filter: Pick<AgentOptions, (typeof FILTERS)[number]>;
 }
 
 export function parseStatsOptions(argv: string[]): StatsInvocation | 'help' {

@@ -5,6 +5,8 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
+import type { AgentOptions } from '../config/AgentOptions';
+import { flagLayer } from '../config/loadConfig';
 import { resolveCgroup } from '../kernel/cgroup';
 import { CONTAINER_ID_ACCEPTED, containerCgroup, isContainerId } from '../enrich/containerCgroup';
 import { missingKernelBtf } from '../kernel/hostSupport';
@@ -88,6 +90,13 @@ function selectProbes(list: string): ProbeDefinition[] {
   return probes.filter((p) => !p.subsetOf || !probes.some((q) => q.name === p.subsetOf));
 }
 
+/** Flags `trace` shares with the agent (--pid, --cgroup), checked as the agent checks them. */
+function agentFilter(flags: { pid?: string; cgroup?: string }): Pick<AgentOptions, 'tgid' | 'cgroup'> {
+  const { values, errors } = flagLayer(flags);
+  if (errors.length > 0) throw usage(errors[0].message);
+  return values as Pick<AgentOptions, 'tgid' | 'cgroup'>; // each checked as its option's type
+}
+
 /** A --comm value that is a plain command name, which the kernel can compare (at most 15 bytes). */
 function literalComm(pattern: string): string | undefined {
   return /^[A-Za-z0-9_:-]{1,15}$/.test(pattern) ? pattern : undefined;
@@ -119,13 +128,11 @@ export function parseTraceArgs(argv: string[]): TraceArgs | undefined {
   const probes = selectProbes(positionals[0]);
 
   const settings: LoadSettings = { ringBytes: 8 * 1024 * 1024, wakeupBytes: 64 * 1024 };
-  if (values.pid !== undefined) {
-    const pid = Number(values.pid);
-    if (!/^\d+$/.test(values.pid) || pid <= 0 || pid > 2 ** 22) {
-      throw usage(`invalid --pid: ${JSON.stringify(values.pid)}; expected a process id`);
-    }
-    if (!existsSync(`/proc/${pid}`)) throw usage(`invalid --pid: no process ${pid} is running`);
-    settings.tgid = pid;
+  const { tgid } = agentFilter({ pid: values.pid });
+  if (tgid !== undefined) {
+    // A trace shows what happens now: for a pid no process has, it would show nothing.
+    if (!existsSync(`/proc/${tgid}`)) throw usage(`invalid --pid: no process ${tgid} is running`);
+    settings.tgid = tgid;
   }
   let commPattern: RegExp | undefined;
   if (values.comm !== undefined) {
@@ -139,15 +146,16 @@ export function parseTraceArgs(argv: string[]): TraceArgs | undefined {
   if (values.cgroup !== undefined && values.container !== undefined) {
     throw usage('--cgroup and --container both choose a cgroup: give one');
   }
-  try {
-    if (values.cgroup !== undefined) settings.cgroup = resolveCgroup(values.cgroup);
-    if (values.container !== undefined) {
-      const id = values.container.toLowerCase();
+  const { cgroup } = agentFilter({ cgroup: values.cgroup });
+  if (cgroup !== undefined) settings.cgroup = resolveCgroup(cgroup);
+  if (values.container !== undefined) {
+    const id = values.container.toLowerCase();
+    try {
       if (!isContainerId(id)) throw new Error(`${JSON.stringify(values.container)}; expected ${CONTAINER_ID_ACCEPTED}`);
       settings.cgroup = resolveCgroup(containerCgroup(id));
+    } catch (error) {
+      throw usage(`invalid --container: ${(error as Error).message}`);
     }
-  } catch (error) {
-    throw usage(`invalid --${values.cgroup !== undefined ? 'cgroup' : 'container'}: ${(error as Error).message}`);
   }
   const minLatencyMs = positiveNumber('--min-latency', values['min-latency'], true);
   if (minLatencyMs !== undefined && !probes.some((p) => p.trace?.minLatency)) {

@@ -8,17 +8,14 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 
 import { BUILTIN_PROBES } from '../probes';
-import type { AgentOptions, Setting, SettingNames } from './AgentOptions';
-import {
-  DEFAULT_OPTIONS,
-  OptionError,
-  OptionErrors,
-  SETTINGS,
-  probeOptionErrors,
-  settingError,
-  validateOptions,
-} from './AgentOptions';
+import type { AgentOptions } from './AgentOptions';
+import { DEFAULT_OPTIONS } from './AgentOptions';
+import { OptionError, OptionErrors } from './OptionError';
+import { probeOptionErrors } from './probeOptionErrors';
 import type { ProbeOptions } from './probeOptions';
+import type { Setting, SettingNames } from './settings';
+import { SETTINGS, settingError, settingOf } from './settings';
+import { validateOptions } from './validateOptions';
 
 /** Values read from one source, not yet merged. */
 export interface Layer {
@@ -37,7 +34,8 @@ export interface ResolvedOptions {
   sources: string[];
 }
 
-const CONFIG_ENV = 'KERNSCOPE_CONFIG';
+/** The config file's path, when --config is not given. */
+export const CONFIG_ENV = 'KERNSCOPE_CONFIG';
 const FILTER_KEYS = ['tgid', 'cgroup', 'comm'] as const;
 const PROBE_KEYS = ['pid', 'cgroup', 'comm', 'labels', 'buckets'];
 
@@ -158,7 +156,7 @@ function probeFromYaml(layer: Layer, probe: string, raw: unknown, where: string)
 
 /** The `probes:` key: a list of names, or a mapping of name to that probe's settings. */
 function probesFromYaml(layer: Layer, raw: unknown, where: string): void {
-  const setting = SETTINGS.find((s) => s.key === 'probes')!;
+  const setting = settingOf('probes');
   if (Array.isArray(raw)) {
     set(layer, setting, raw, `probes${where}`, raw);
     return;

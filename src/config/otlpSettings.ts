@@ -6,7 +6,20 @@
 import { readFileSync } from 'node:fs';
 
 import type { AgentOptions } from './AgentOptions';
-import { OTLP_ENDPOINT_ACCEPTED, OptionError, OptionErrors, isOtlpEndpoint } from './AgentOptions';
+import { OptionError, OptionErrors } from './OptionError';
+
+export const OTLP_ENDPOINT_ACCEPTED = 'an OTLP/gRPC URL: http://HOST:PORT (plain) or https://HOST:PORT (TLS)';
+
+/** http:// or https:// with a host and no path. */
+export function isOtlpEndpoint(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.pathname === '/';
+  } catch {
+    return false;
+  }
+}
 
 export type Temporality = 'cumulative' | 'delta' | 'lowmemory';
 

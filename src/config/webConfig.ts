@@ -13,7 +13,7 @@ import { createSecureContext } from 'node:tls';
 
 import { parseDocument } from 'yaml';
 
-import { OptionError, OptionErrors } from './AgentOptions';
+import { OptionError, OptionErrors } from './OptionError';
 
 export type ClientAuthType = 'NoClientCert' | 'RequireAndVerifyClientCert';
 

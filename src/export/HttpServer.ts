@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-import { parseListen } from '../config/AgentOptions';
+import { parseListen } from '../config/listenAddress';
 import type { TlsSettings, WebSettings } from '../config/webConfig';
 import { BasicAuth } from './BasicAuth';
 import type { PrometheusExporter } from './PrometheusExporter';

@@ -7,9 +7,14 @@
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 
-import type { AgentOptions } from '../config/AgentOptions';
 import type { Capability } from './capabilities';
 import { CAPABILITY_BITS } from './capabilities';
+
+/** The settings that change what loading needs (the agent's options are one). */
+export interface BpfUse {
+  /** BPF_ENABLE_STATS: program run time accounting. */
+  bpfStats: boolean;
+}
 
 /** What decides, on one kernel, which capabilities BPF needs. */
 export interface KernelPrivileges {
@@ -67,10 +72,7 @@ export function kernelPrivileges(
  * uid 0, which the agent runs as), SYS_PTRACE (no other process's /proc files
  * are read, except a `--netns /proc/PID/ns/net` given by the user).
  */
-export function requiredCapabilities(
-  options: Pick<AgentOptions, 'bpfStats'>,
-  kernel: KernelPrivileges = kernelPrivileges(),
-): Capability[] {
+export function requiredCapabilities(options: BpfUse, kernel: KernelPrivileges = kernelPrivileges()): Capability[] {
   // BPF_ENABLE_STATS demands CAP_SYS_ADMIN, which also grants what BPF and PERFMON do.
   const bpf: Capability[] = options.bpfStats || !kernel.capBpf ? ['SYS_ADMIN'] : ['BPF', 'PERFMON'];
   return kernel.memlock ? [...bpf, 'SYS_RESOURCE'] : bpf;
@@ -88,7 +90,7 @@ export function neededAfterAttach(kernel: KernelPrivileges = kernelPrivileges())
 }
 
 /** Why `cap` is required, for the message. */
-function reason(cap: Capability, options: Pick<AgentOptions, 'bpfStats'>, kernel: KernelPrivileges): string {
+function reason(cap: Capability, options: BpfUse, kernel: KernelPrivileges): string {
   switch (cap) {
     case 'SYS_RESOURCE':
       return `to raise RLIMIT_MEMLOCK, which Linux ${kernel.release} (before 5.11) charges BPF memory to`;
@@ -109,7 +111,7 @@ export function effectiveCapabilities(status: string): bigint {
 
 /** One line naming every required capability this process lacks and why, or undefined when it has them all. */
 export function missingCapabilities(
-  options: Pick<AgentOptions, 'bpfStats'>,
+  options: BpfUse,
   effective = effectiveCapabilities(readFileSync('/proc/self/status', 'utf8')),
   kernel: KernelPrivileges = kernelPrivileges(),
 ): string | undefined {

@@ -121,7 +121,7 @@ void t.test('bad usage: one line naming the problem and the fix, exit 2', async 
     [['nosuch'], /^kernscope: unknown probe 'nosuch': expected one of .*exec.*; see kernscope trace --help$/m],
     [['syscall_counts'], /^kernscope: probe syscall_counts has no events to trace/],
     [['exec', '--min-latency', '5'], /^kernscope: --min-latency applies to probes that measure a latency/],
-    [['exec', '--pid', 'abc'], /^kernscope: invalid --pid: "abc"; expected a process id/],
+    [['exec', '--pid', 'abc'], /^kernscope: invalid --pid: "abc"; expected a positive process id/],
     [['exec', '--comm', '(('], /^kernscope: invalid --comm: /],
     [['exec', '--container', 'zzz'], /^kernscope: invalid --container: "zzz"; expected a container id/],
     [

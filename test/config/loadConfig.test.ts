@@ -3,8 +3,9 @@
 // it) and precedence. No kernel needed.
 import t from 'tap';
 
-import type { OptionError } from '../../src/config/AgentOptions';
-import { DEFAULT_OPTIONS, effectiveProbeOptions, optionErrorsOf } from '../../src/config/AgentOptions';
+import { DEFAULT_OPTIONS, effectiveProbeOptions } from '../../src/config/AgentOptions';
+import type { OptionError } from '../../src/config/OptionError';
+import { optionErrorsOf } from '../../src/config/OptionError';
 import { cgroup2Mount } from '../../src/kernel/cgroup';
 import { formatDuration, parseDuration, resolveOptions } from '../../src/config/loadConfig';
 import { bucketProblem, histogramsOf, withOptionalLabels } from '../../src/config/probeOptions';

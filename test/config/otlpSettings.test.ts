@@ -2,7 +2,8 @@
 // error line per bad variable naming it, its value and what it accepts.
 import t from 'tap';
 
-import { DEFAULT_OPTIONS, optionErrorsOf } from '../../src/config/AgentOptions';
+import { DEFAULT_OPTIONS } from '../../src/config/AgentOptions';
+import { optionErrorsOf } from '../../src/config/OptionError';
 import { otlpSettings } from '../../src/config/otlpSettings';
 
 const settings = (env: NodeJS.ProcessEnv, otlpEndpoint?: string) =>

@@ -21,7 +21,9 @@ import t from 'tap';
 import { parseAllDocuments } from 'yaml';
 
 import { parseRunOptions } from '../../src/cli/run';
-import { DEFAULT_OPTIONS, SETTINGS, parseListen } from '../../src/config/AgentOptions';
+import { DEFAULT_OPTIONS } from '../../src/config/AgentOptions';
+import { parseListen } from '../../src/config/listenAddress';
+import { SETTINGS } from '../../src/config/settings';
 import { ATTRIBUTION_LABELS } from '../../src/enrich/Attribution';
 import { requiredCapabilities } from '../../src/kernel/privileges';
 import { ROOT } from '../helpers/paths';

@@ -12,7 +12,8 @@ import path from 'node:path';
 import t from 'tap';
 
 import type { AgentOptions } from '../../src/config/AgentOptions';
-import { DEFAULT_OPTIONS, validateOptions } from '../../src/config/AgentOptions';
+import { DEFAULT_OPTIONS } from '../../src/config/AgentOptions';
+import { validateOptions } from '../../src/config/validateOptions';
 import type { Capability } from '../../src/kernel/capabilities';
 import { capabilityMask } from '../../src/kernel/capabilities';
 import { kernelPrivileges, neededAfterAttach, requiredCapabilities } from '../../src/kernel/privileges';

@@ -10,7 +10,8 @@ import path from 'node:path';
 import t from 'tap';
 
 import type { AgentOptions } from '../../src/config/AgentOptions';
-import { DEFAULT_OPTIONS, validateOptions } from '../../src/config/AgentOptions';
+import { DEFAULT_OPTIONS } from '../../src/config/AgentOptions';
+import { validateOptions } from '../../src/config/validateOptions';
 import { mapFamilies } from '../../src/aggregate/MapMetrics';
 import { RecordLayout } from '../../src/decode/RecordLayout';
 import { RingDrain } from '../../src/drain/RingDrain';
