@@ -10,7 +10,7 @@ import { CLI } from './paths';
 import type { Exit } from './process';
 import { spawnClean, waitExit } from './process';
 import type { HasTeardown } from './teardown';
-import { sleep } from './teardown';
+import { scaled, sleep } from './teardown';
 
 export interface SpawnOptions {
   /** Added to the environment. */
@@ -86,6 +86,7 @@ export class AgentProcess {
   }
 
   async waitReady(timeoutMs: number): Promise<void> {
+    timeoutMs = scaled(timeoutMs);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (!this.running) {

@@ -1,16 +1,63 @@
-// Forcing an attach variant: the kernel's real features with the preferred
-// kinds marked unavailable, so the loader falls back as it would on an older
-// kernel.
+// Forcing an attach variant, and what this kernel should support. Forcing:
+// the kernel's real features with the preferred kinds marked unavailable, so
+// the loader falls back as it would on an older kernel. Expectations: from
+// the kernel's build config where the kernel matrix (test/kernels) passes it,
+// else the facts of this development machine (DESIGN.md).
+import { readFileSync } from 'node:fs';
+
 import type { AttachKind, KernelFeatures } from '../../src/native/addon';
 import { addon } from '../../src/native/addon';
+import type { AttachPoint, AttachVariant } from '../../src/probes/ProbeDefinition';
 
-/** This kernel's features with only `kind` (and the kinds after it) left: forces a variant. */
-export function featuresFrom(kind: AttachKind): KernelFeatures {
-  const features = addon.kernelFeatures();
+/** Attach kinds in the order every probe's variants prefer them. */
+export const ATTACH_PREFERENCE: readonly AttachKind[] = [
+  'fentry',
+  'fexit',
+  'kprobe',
+  'kretprobe',
+  'tp_btf',
+  'raw_tp',
+  'tracepoint',
+];
+
+/** This kernel's features with every kind preferred over `kind` marked unavailable: forces `kind` where offered. */
+export function featuresFrom(kind: AttachKind, features = addon.kernelFeatures()): KernelFeatures {
   const attach = { ...features.attach };
-  for (const skipped of ['tp_btf', 'raw_tp'] as const) {
-    if (skipped === kind) break;
+  for (const skipped of ATTACH_PREFERENCE.slice(0, ATTACH_PREFERENCE.indexOf(kind))) {
     attach[skipped] = { ok: false, reason: `test: forcing ${kind}` };
   }
   return { ...features, attach };
+}
+
+/** The variant the loader picks at `point` under `features`: the first whose kind is available. */
+export function expectedVariant(point: AttachPoint, features: KernelFeatures): AttachVariant | undefined {
+  return point.variants.find((variant) => features.attach[variant.kind].ok);
+}
+
+/** The kernel's build config (`CONFIG_X=y` lines) where the kernel matrix names it; undefined elsewhere. */
+function kernelConfig(): Map<string, string> | undefined {
+  const file = process.env.KS_KERNEL_CONFIG;
+  if (!file) return undefined;
+  const config = new Map<string, string>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const match = /^(CONFIG_\w+)=(.*)$/.exec(line);
+    if (match) config.set(match[1], match[2]);
+  }
+  return config;
+}
+
+/**
+ * Whether kprobes and fentry should attach on this kernel. From the build
+ * config under the kernel matrix (kprobes: CONFIG_KPROBES and the kprobe PMU
+ * of CONFIG_KPROBE_EVENTS; fentry: BPF trampolines on ftrace direct calls);
+ * on this machine: no kprobes compiled in, fentry refused (DESIGN.md).
+ */
+export function expectedTracing(): { kprobe: boolean; fentry: boolean } {
+  const config = kernelConfig();
+  if (!config) return { kprobe: false, fentry: false };
+  const on = (name: string): boolean => config.get(name) === 'y';
+  return {
+    kprobe: on('CONFIG_KPROBES') && on('CONFIG_KPROBE_EVENTS'),
+    fentry: on('CONFIG_BPF_JIT') && on('CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS'),
+  };
 }

@@ -2,6 +2,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 
+import { scaled } from './teardown';
+
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -41,6 +43,7 @@ export function spawnClean(command: string, args: string[], options: { cwd?: str
 
 /** Resolves with the exit of `child`, or 'timeout' when it is still running after `timeoutMs`. */
 export function waitExit(child: ChildProcess, timeoutMs: number): Promise<Exit | 'timeout'> {
+  timeoutMs = scaled(timeoutMs);
   if (child.exitCode !== null || child.signalCode !== null) {
     return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   }
@@ -76,7 +79,7 @@ export async function run(
   const timer = setTimeout(() => {
     timedOut = true;
     child.kill('SIGKILL');
-  }, timeoutMs);
+  }, scaled(timeoutMs));
   try {
     const exit = await closed;
     return { ...exit, stdout, stderr, timedOut };

@@ -3,6 +3,19 @@ export interface HasTeardown {
   teardown(fn: () => unknown): void;
 }
 
+/**
+ * How much slower than this machine the kernel under test runs: the kernel
+ * matrix (test/kernels) sets KS_TIME_SCALE for its guests, which QEMU
+ * emulates without KVM. Every wait of the helpers is stretched by it; what
+ * the tests count is not.
+ */
+export const TIME_SCALE = Number(process.env.KS_TIME_SCALE ?? '1');
+
+/** `ms` on this machine, as long as it takes on the kernel under test. */
+export function scaled(ms: number): number {
+  return ms * TIME_SCALE;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -13,11 +26,11 @@ export async function waitFor<T>(
   check: () => T | undefined | Promise<T | undefined>,
   { timeoutMs = 5000, intervalMs = 50 }: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${scaled(timeoutMs)} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
 }

@@ -13,10 +13,11 @@ import { mapFamilies } from '../../src/aggregate/MapMetrics';
 import type { MetricFamily } from '../../src/aggregate/MetricFamily';
 import type { LoadedProbe } from '../../src/load/ProbeLoader';
 import { ProbeLoader } from '../../src/load/ProbeLoader';
-import type { KernelFeatures } from '../../src/native/addon';
+import type { AttachKind } from '../../src/native/addon';
 import { addon } from '../../src/native/addon';
 import { TCP_DIRECTIONS, TCP_RESET_DIRECTIONS, tcpProbe } from '../../src/probes/tcp';
 import { AgentProcess } from '../helpers/agent';
+import { ATTACH_PREFERENCE, expectedTracing, expectedVariant, featuresFrom } from '../helpers/features';
 import type { Sample } from '../helpers/metrics';
 import { select, valueOf } from '../helpers/metrics';
 import { Netns, must, vethPair } from '../helpers/netns';
@@ -25,30 +26,32 @@ import { childEnv, runNode } from '../helpers/process';
 import type { HasTeardown } from '../helpers/teardown';
 import { sleep, waitFor } from '../helpers/teardown';
 
-type EventKind = 'tp_btf' | 'tracepoint';
-
-/** This kernel's features, or the same with tp_btf ruled out so that the classic tracepoints are used. */
-function featuresFor(kind: EventKind): KernelFeatures {
-  const features = addon.kernelFeatures();
-  if (kind === 'tp_btf') return features;
-  return { ...features, attach: { ...features.attach, tp_btf: { ok: false, reason: 'ruled out by the test' } } };
-}
+/** Every kind tcp's variants offer that this kernel can attach, most preferred first: each is forced in turn. */
+const KINDS = ATTACH_PREFERENCE.filter(
+  (kind) =>
+    addon.kernelFeatures().attach[kind].ok && tcpProbe.attach.some((p) => p.variants.some((v) => v.kind === kind)),
+);
 
 /**
  * Loads the tcp probe through ProbeLoader with `targ_netns` set (0: every
- * namespace), every attach point on `kind`. The agent has no netns option
- * yet, so the constant is set on each object the loader opens, before the
- * loader configures and loads it.
+ * namespace), `kind` forced: the attach points that offer it on it, the
+ * others on their first kind after it.
  */
 function loadTcp(
   t: HasTeardown,
   netns: number,
-  kind: EventKind = 'tp_btf',
+  kind: AttachKind = KINDS[0],
 ): { loaded: LoadedProbe; families: MetricFamily[] } {
-  const loaded = new ProbeLoader(featuresFor(kind)).load(tcpProbe, { ringBytes: 4096, wakeupBytes: 4096, netns });
+  const features = featuresFrom(kind);
+  const loaded = new ProbeLoader(features).load(tcpProbe, { ringBytes: 4096, wakeupBytes: 4096, netns });
   t.teardown(() => loaded.object.close());
-  const other = loaded.chosen.find((c) => c.variant.kind !== kind);
-  if (other) throw new Error(`${other.point} attached ${other.variant.kind}, not ${kind}`);
+  for (const { point, variant } of loaded.chosen) {
+    const expected = expectedVariant(
+      tcpProbe.attach.find((p) => p.name === point)!,
+      features,
+    );
+    if (variant !== expected) throw new Error(`${point} attached ${variant.kind}, not ${expected?.kind}`);
+  }
   return {
     loaded,
     families: mapFamilies(loaded.object, tcpProbe.mapMetrics, { limits: { maxSeries: 100, ttlMs: 0 } }),
@@ -190,8 +193,8 @@ c.close()
 s.close()
 `;
 
-// Each workload twice: on the variants this kernel picks (tp_btf) and on the classic tracepoints.
-for (const kind of ['tp_btf', 'tracepoint'] as const) {
+// Each workload on every kind this kernel can attach (fentry and kprobe reach the connect points only).
+for (const kind of KINDS) {
   void t.test(`${kind}: N loopback connect/accept pairs: N outbound, N inbound, N connect latencies`, async (t) => {
     const V4 = 12;
     const V6 = 8;
@@ -349,52 +352,59 @@ interface ProbeReport {
   rejected: { point: string; kind: string; reason: string }[];
 }
 
-void t.test('fentry/kprobe connect variants fall through to tracepoints here, and say why', async (t) => {
-  const result = await runNode(CLI, ['probes', '--json'], 30000);
-  t.equal(result.code, 0, 'probes --json exit 0');
-  const tcp = (JSON.parse(result.stdout) as { probes: ProbeReport[] }).probes.find((p) => p.probe === 'tcp');
-  t.ok(tcp?.supported, 'tcp is supported on this kernel');
-  t.same(
-    tcp?.attach.map((a) => [a.point, a.kind, a.program]),
-    [
-      ['connect_v4', 'tp_btf', 'tcp_connect_v4_tp_btf'],
-      ['connect_v6', 'tp_btf', 'tcp_connect_v6_tp_btf'],
-      ['state', 'tp_btf', 'tcp_state_tp_btf'],
-      ['retransmit', 'tp_btf', 'tcp_retransmit_tp_btf'],
-      ['retransmit_synack', 'tp_btf', 'tcp_retransmit_synack_tp_btf'],
-      ['send_reset', 'tp_btf', 'tcp_send_reset_tp_btf'],
-      ['receive_reset', 'tp_btf', 'tcp_receive_reset_tp_btf'],
-    ],
-    'each attach point picked its own variant',
-  );
-  for (const point of ['connect_v4', 'connect_v6']) {
-    t.match(
-      tcp?.rejected.filter((r) => r.point === point),
-      [
-        { kind: 'fentry', reason: /^fentry unavailable: .+/ },
-        { kind: 'kprobe', reason: /^kprobe unavailable: .+/ },
-      ],
-      `${point}: fentry and kprobe rejected, with the kernel's reasons`,
+void t.test(
+  'each attach point takes the first variant this kernel supports; the others are named with why',
+  async (t) => {
+    // What the kernel should support, independently of the agent's own detection (see expectedTracing).
+    const tracing = expectedTracing();
+    const usable = (kind: string): boolean =>
+      kind === 'fentry' ? tracing.fentry : kind === 'kprobe' ? tracing.kprobe : true;
+    const expected = tcpProbe.attach.map((point) => {
+      const chosen = point.variants.findIndex((v) => usable(v.kind));
+      return { point: point.name, chosen: point.variants[chosen], skipped: point.variants.slice(0, chosen) };
+    });
+    const result = await runNode(CLI, ['probes', '--json'], 30000);
+    t.equal(result.code, 0, 'probes --json exit 0');
+    const tcp = (JSON.parse(result.stdout) as { probes: ProbeReport[] }).probes.find((p) => p.probe === 'tcp');
+    t.ok(tcp?.supported, 'tcp is supported on this kernel');
+    t.same(
+      tcp?.attach.map((a) => [a.point, a.kind, a.program]),
+      expected.map((e) => [e.point, e.chosen.kind, e.chosen.program]),
+      `each attach point picked its own variant (kprobes ${tracing.kprobe ? 'on' : 'off'}, fentry ${tracing.fentry ? 'on' : 'off'})`,
     );
-  }
+    for (const { point, skipped } of expected) {
+      const rejected = tcp?.rejected.filter((r) => r.point === point) ?? [];
+      t.same(
+        rejected.map((r) => r.kind),
+        skipped.map((v) => v.kind),
+        `${point}: ${skipped.map((v) => v.kind).join(' and ') || 'nothing'} rejected`,
+      );
+      t.ok(
+        rejected.every(
+          (r) => r.reason.startsWith(`${r.kind} unavailable: `) && r.reason.length > `${r.kind} unavailable: `.length,
+        ),
+        `${point}: each with the kernel's reason`,
+      );
+    }
 
-  const agent = await AgentProcess.start(t, ['--probes', 'tcp']);
-  const samples = await agent.metrics();
-  t.same(
-    select(samples, 'kernscope_probe_info', { probe: 'tcp' })
-      .map((s) => s.labels.program)
-      .sort(),
-    tcpProbe.attach.map((point) => point.variants.find((v) => v.kind === 'tp_btf')?.program).sort(),
-    'kernscope_probe_info names the tp_btf programs in use',
-  );
-  // Unfiltered, the agent counts the whole machine: its own HTTP connections at least.
-  const inbound = await waitFor('an inbound connection counted', async () => {
-    const now = await agent.metrics();
-    const value = valueOf(now, 'kernscope_tcp_connections_total', { direction: 'inbound' }) ?? 0;
-    return value >= 1 ? value : undefined;
-  });
-  t.ok(inbound >= 1, `the agent's scrapes are inbound connections (${inbound})`);
-});
+    const agent = await AgentProcess.start(t, ['--probes', 'tcp']);
+    const samples = await agent.metrics();
+    t.same(
+      select(samples, 'kernscope_probe_info', { probe: 'tcp' })
+        .map((s) => s.labels.program)
+        .sort(),
+      expected.map((e) => e.chosen.program).sort(),
+      'kernscope_probe_info names the programs in use',
+    );
+    // Unfiltered, the agent counts the whole machine: its own HTTP connections at least.
+    const inbound = await waitFor('an inbound connection counted', async () => {
+      const now = await agent.metrics();
+      const value = valueOf(now, 'kernscope_tcp_connections_total', { direction: 'inbound' }) ?? 0;
+      return value >= 1 ? value : undefined;
+    });
+    t.ok(inbound >= 1, `the agent's scrapes are inbound connections (${inbound})`);
+  },
+);
 
 void t.test('cleanup: no namespace or veth of this test is left', async (t) => {
   const { stdout } = await must('ip', ['netns', 'list']);
