@@ -7,7 +7,15 @@ import { run } from './process';
 import type { HasTeardown } from './teardown';
 import { sleep } from './teardown';
 
-/** Removes a cgroup, killing what is left in it first (cgroup.kill, Linux 5.14+). */
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone meanwhile
+  }
+}
+
+/** Removes a cgroup, killing what is left in it first (cgroup.kill from Linux 5.14, else each process). */
 export async function removeCgroup(dir: string): Promise<void> {
   if (!existsSync(dir)) return;
   for (let attempt = 0; attempt < 100; attempt++) {
@@ -16,8 +24,10 @@ export async function removeCgroup(dir: string): Promise<void> {
       return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      if (attempt === 0 && readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim() !== '') {
-        writeFileSync(path.join(dir, 'cgroup.kill'), '1');
+      const pids = readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+      if (attempt === 0 && pids.length > 0) {
+        if (existsSync(path.join(dir, 'cgroup.kill'))) writeFileSync(path.join(dir, 'cgroup.kill'), '1');
+        else for (const pid of pids) killQuietly(Number(pid)); // before 5.14, one at a time
       }
       await sleep(20);
     }

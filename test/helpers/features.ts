@@ -4,6 +4,7 @@
 // the kernel's build config where the kernel matrix (test/kernels) passes it,
 // else the facts of this development machine (DESIGN.md).
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 
 import type { AttachKind, KernelFeatures } from '../../src/native/addon';
 import { addon } from '../../src/native/addon';
@@ -60,4 +61,10 @@ export function expectedTracing(): { kprobe: boolean; fentry: boolean } {
     kprobe: on('CONFIG_KPROBES') && on('CONFIG_KPROBE_EVENTS'),
     fentry: on('CONFIG_BPF_JIT') && on('CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS'),
   };
+}
+
+/** Whether the running kernel is `major.minor` or later (for a behaviour a kernel change introduced). */
+export function kernelAtLeast(major: number, minor: number): boolean {
+  const [have, haveMinor] = os.release().split(/[.-]/).map(Number);
+  return have > major || (have === major && haveMinor >= minor);
 }

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync
 import path from 'node:path';
 
 import { cgroup2Mount } from '../../src/kernel/cgroup';
+import { createCgroup, removeCgroup } from './cgroup';
 import type { HasTeardown } from './teardown';
 import { sleep } from './teardown';
 
@@ -115,4 +116,23 @@ export function createMemoryCgroup(t: HasTeardown, limitBytes: number, prefix = 
       return Number(line?.split(' ')[1] ?? NaN);
     },
   };
+}
+
+/**
+ * A cgroup the agent's filters can name (cgroup v2) whose processes are in
+ * `memcg` too, and the cgroup.procs files a process writes itself to, to
+ * join both. With memcg in cgroup v1 (hybrid hosts) they are two cgroups,
+ * one per hierarchy; with memcg in v2 (a process has one v2 cgroup), a
+ * cgroup made inside the memory cgroup, sharing its limit (its memory
+ * controller stays off, so the memory cgroup is memcg's).
+ */
+export function filteredCgroupIn(t: HasTeardown, memcg: MemoryCgroup): { cgroup: string; procs: string[] } {
+  if (memcg.version === 1) {
+    const cgroup = createCgroup(t);
+    return { cgroup, procs: [path.join(cgroup, 'cgroup.procs'), memcg.procs] };
+  }
+  const cgroup = path.join(memcg.dir, `filtered-${Date.now().toString(36)}`);
+  mkdirSync(cgroup);
+  t.teardown(() => removeCgroup(cgroup));
+  return { cgroup, procs: [path.join(cgroup, 'cgroup.procs')] };
 }

@@ -20,9 +20,8 @@ import { oomProbe } from '../../src/probes/oom';
 import { AgentProcess } from '../helpers/agent';
 import { featuresFrom } from '../helpers/features';
 import { sumU64, u32 } from '../helpers/bytes';
-import { createCgroup } from '../helpers/cgroup';
 import type { MemoryCgroup } from '../helpers/memcg';
-import { createMemoryCgroup, memoryCgroupUnavailable } from '../helpers/memcg';
+import { createMemoryCgroup, filteredCgroupIn, memoryCgroupUnavailable } from '../helpers/memcg';
 import { select, valueOf } from '../helpers/metrics';
 import { run, spawnClean, waitExit } from '../helpers/process';
 import { RecordCollector } from '../helpers/recordCollector';
@@ -80,11 +79,11 @@ void t.test(
   { skip: unavailable ?? false },
   async (t) => {
     const memcg = createMemoryCgroup(t, LIMIT);
-    const cgroup = createCgroup(t);
+    const { cgroup, procs } = filteredCgroupIn(t, memcg);
     const agent = await AgentProcess.start(t, ['--probes', 'oom', '--cgroup', cgroup]);
     t.equal(valueOf(await agent.metrics(), 'kernscope_oom_kills_total'), 0, 'the counter exists at 0');
 
-    const killed = await oomKill([`${cgroup}/cgroup.procs`, memcg.procs]);
+    const killed = await oomKill(procs);
     t.same(killed.exit, KILLED, 'the hog was killed by SIGKILL');
     t.equal(memcg.oomKills(), 1, 'the kernel counted one OOM kill in the memory cgroup');
 
@@ -162,7 +161,7 @@ for (const kind of ['tp_btf', 'tracepoint'] as const) {
     { skip },
     async (t) => {
       const memcg = createMemoryCgroup(t, LIMIT);
-      const cgroup = createCgroup(t);
+      const { cgroup, procs } = filteredCgroupIn(t, memcg);
       const probe = loadInProcess(kind, { cgroup });
       t.teardown(probe.close);
       t.same(
@@ -180,7 +179,7 @@ for (const kind of ['tp_btf', 'tracepoint'] as const) {
       t.equal(probe.kills(), 0, 'not counted: the filter applies to the victim');
       t.equal(probe.records.records.length, 0, 'no record');
 
-      const inside = await oomKill([`${cgroup}/cgroup.procs`, memcg.procs], 4);
+      const inside = await oomKill(procs, 4);
       t.same(inside.exit, KILLED, 'a four-thread victim in the filtered cgroup was killed');
       t.equal(memcg.oomKills(), 2, 'the kernel counted it');
       probe.drain.drain();
@@ -222,7 +221,7 @@ void t.test(
   { skip: unavailable ?? false },
   async (t) => {
     const memcg = createMemoryCgroup(t, 2 * LIMIT);
-    const cgroup = createCgroup(t);
+    const { cgroup, procs } = filteredCgroupIn(t, memcg);
     const probe = loadInProcess('tp_btf', { cgroup });
     t.teardown(probe.close);
     // Comm filters together with the cgroup filter: other OOM kills on this machine stay out.
@@ -234,7 +233,7 @@ void t.test(
 
     // The victim holds 40 of the 64 MiB inside the filtered cgroup; the
     // allocator, outside it, then needs 40 more: its charge runs the killer.
-    const victim = spawnClean('python3', ['-c', VICTIM, '40', `${cgroup}/cgroup.procs`, memcg.procs]);
+    const victim = spawnClean('python3', ['-c', VICTIM, '40', ...procs]);
     t.teardown(() => void victim.kill('SIGKILL'));
     let output = '';
     victim.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));

@@ -23,10 +23,11 @@ import { createCgroup } from '../helpers/cgroup';
 import { select, valueOf } from '../helpers/metrics';
 import { spawnClean } from '../helpers/process';
 import type { HasTeardown } from '../helpers/teardown';
-import { sleep, waitFor } from '../helpers/teardown';
+import { scaled, sleep, waitFor } from '../helpers/teardown';
 
 const SPINNERS = 3;
-const RUN_MS = 1500;
+// Longer where the kernel runs emulated (the kernel matrix): enough waits that the comparison below means something.
+const RUN_MS = scaled(1500);
 
 interface SchedStat {
   /** Nanoseconds spent runnable but waiting for a CPU. */
