@@ -18,7 +18,7 @@ ADDON := build/Release/kernscope.node
 # Plain `make` builds; `make deps` alone installs.
 .DEFAULT_GOAL := build
 
-.PHONY: deps build bpf bpf-arch-check run test lint format package bench soak clean
+.PHONY: deps build bpf bpf-arch-check run test test-kernels lint format package bench soak clean
 
 deps: .deps-stamp
 .deps-stamp: package.json package-lock.json
@@ -74,6 +74,15 @@ package: build
 
 test: build lint package
 	npx tap
+	$(MAKE) test-kernels
+
+# The kernel-facing tests inside stock kernels 5.10, 6.1 and 6.12 under QEMU (test/kernels/run; about 20
+# minutes); KERNELS="6.1" for one. The kernel packages are cached in /var/cache/kernscope/kernels.
+KERNELS ?= 5.10 6.1 6.12
+KERNEL_PACKAGES := qemu-system-x86 busybox-static kmod
+test-kernels: build
+	scripts/install-deps $(KERNEL_PACKAGES)
+	test/kernels/run $(KERNELS)
 
 # The performance record (bench/README.md), about 70 minutes; BENCH_FLAGS=--json for machine-readable output.
 BENCH_FLAGS ?=

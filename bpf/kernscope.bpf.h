@@ -107,8 +107,15 @@ static __always_inline bool ks_skip_task(struct task_struct *task, __u32 tgid, c
 			return true;
 	}
 	if (targ_cgroup_id) {
-		__u64 id = task ? ks_task_ancestor_cgroup_id(task, targ_cgroup_level)
-				: bpf_get_current_ancestor_cgroup_id(targ_cgroup_level);
+		/*
+		 * Read from the task, the current one too: 5.10 does not let
+		 * tracing programs call bpf_get_current_ancestor_cgroup_id()
+		 * and refuses the whole program (seen by the kernel matrix,
+		 * test/kernels; 6.1 allows it).
+		 */
+		__u64 id = ks_task_ancestor_cgroup_id(
+			task ? task : (struct task_struct *)bpf_get_current_task(),
+			targ_cgroup_level);
 
 		if (id != targ_cgroup_id)
 			return true;

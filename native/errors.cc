@@ -20,10 +20,17 @@ constexpr int kKernelEnotsupp = 524;  // include/linux/errno.h, not in the uapi 
 
 int CollectLibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
-  char line[1024];
-  int n = vsnprintf(line, sizeof(line), format, args);
+  // One call can carry the whole verifier log, whose verdict is at its end: format it all.
+  va_list again;
+  va_copy(again, args);
+  int n = vsnprintf(nullptr, 0, format, args);
+  if (n > 0) {
+    std::string line(static_cast<size_t>(n) + 1, '\0');
+    vsnprintf(line.data(), line.size(), format, again);
+    log_buffer.append(line.data(), static_cast<size_t>(n));
+  }
+  va_end(again);
   if (n <= 0) return n;
-  log_buffer.append(line, std::min<size_t>(n, sizeof(line) - 1));
   // Keep the tail: the verifier's verdict is at the end of its log.
   if (log_buffer.size() > kMaxLogBytes) log_buffer.erase(0, log_buffer.size() - kMaxLogBytes);
   return n;

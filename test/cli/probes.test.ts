@@ -2,7 +2,7 @@
 import t from 'tap';
 
 import { BUILTIN_PROBES } from '../../src/probes';
-import { expectedTracing } from '../helpers/features';
+import { expectedTracing, kernelGaps } from '../helpers/features';
 import { CLI } from '../helpers/paths';
 import { lines, runNode } from '../helpers/process';
 
@@ -50,6 +50,14 @@ void t.test('probes --json', async (t) => {
     ['connect_v4', 'connect_v6'].flatMap((point) => missing.map((kind) => `${point} ${kind}`)),
     'tcp: the variants this kernel cannot use',
   );
+  // What this kernel cannot load, where the matrix knows why (kernelGaps): skipped with a reason, the next kind used.
+  for (const gap of kernelGaps()) {
+    const probe = report.probes.find((p) => p.probe === gap.probe);
+    t.ok(
+      probe?.supported && probe.rejected.some((r) => r.kind === gap.kind && r.reason !== ''),
+      `${gap.why}: reported as skipped, with the kernel's reason`,
+    );
+  }
   if (!tracing.kprobe) {
     t.match(tcp.rejected.find((r) => r.kind === 'kprobe')?.fix, /CONFIG_KPROBES=y/, 'the fix for missing kprobes');
   }

@@ -68,3 +68,37 @@ export function kernelAtLeast(major: number, minor: number): boolean {
   const [have, haveMinor] = os.release().split(/[.-]/).map(Number);
   return have > major || (have === major && haveMinor >= minor);
 }
+
+/** A variant the kernels before `until` cannot load, and why: a known difference (README, Requirements). */
+interface KernelGap {
+  probe: string;
+  kind: AttachKind;
+  until: [number, number];
+  why: string;
+}
+
+const KERNEL_GAPS: readonly KernelGap[] = [
+  {
+    probe: 'syscalls',
+    kind: 'tp_btf',
+    until: [5, 11],
+    why: 'its start times live in task storage, which tracing programs have from 5.11',
+  },
+  {
+    probe: 'oom',
+    kind: 'tp_btf',
+    until: [6, 1],
+    why: 'mark_victim passes the victim task since commit 72ba14deb40a (backported to 6.1.y), its pid before',
+  },
+];
+
+/** Why this kernel cannot load `probe` as `kind` (a known difference), or undefined when it can. */
+export function kernelGap(probe: string, kind: AttachKind): string | undefined {
+  const gap = KERNEL_GAPS.find((g) => g.probe === probe && g.kind === kind && !kernelAtLeast(...g.until));
+  return gap && `${probe} as ${kind} needs Linux ${gap.until.join('.')}+: ${gap.why}`;
+}
+
+/** Every known difference of this kernel: what `kernscope probes` must report as skipped. */
+export function kernelGaps(): { probe: string; kind: AttachKind; why: string }[] {
+  return KERNEL_GAPS.filter((g) => !kernelAtLeast(...g.until)).map((g) => ({ ...g, why: kernelGap(g.probe, g.kind)! }));
+}

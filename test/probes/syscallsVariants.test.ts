@@ -15,6 +15,7 @@ import type { ProbeDefinition } from '../../src/probes/ProbeDefinition';
 import { syscallCountsProbe } from '../../src/probes/syscallCounts';
 import { syscallsProbe } from '../../src/probes/syscalls';
 import { bpfIdsOf, maps } from '../helpers/bpftool';
+import { kernelGap } from '../helpers/features';
 import { syscallWorkload } from '../helpers/syscallWorkload';
 
 const CALLS = 3000;
@@ -45,7 +46,7 @@ const cases: { probe: ProbeDefinition; startMap: (kind: AttachKind) => string | 
 
 for (const { probe, startMap } of cases) {
   for (const kind of KINDS) {
-    const skip = kind === 'tracepoint' && tracefsNote ? tracefsNote : false;
+    const skip = kernelGap(probe.name, kind) ?? (kind === 'tracepoint' && tracefsNote ? tracefsNote : false);
     void t.test(`${probe.name} as ${kind}: exact counts, errors and latency observations`, { skip }, async (t) => {
       const workload = await syscallWorkload(t, { getppid: CALLS, badCloses: FAILURES });
       // The kinds preferred over this one are made to look unavailable.
