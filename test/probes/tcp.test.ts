@@ -324,7 +324,13 @@ for (const kind of KINDS) {
       // The abort sends one RST; a late segment from the receiver can draw another: the kernel's own count decides.
       const resetsSent = count(samples, 'kernscope_tcp_resets_total', { direction: 'sent' });
       t.ok(resetsSent >= 1, `the abort sent an RST (${resetsSent})`);
-      t.equal(resetsSent, await sender.counter('snmp', 'Tcp', 'OutRsts'), "equal to the sending namespace's OutRsts");
+      const outRsts = await sender.counter('snmp', 'Tcp', 'OutRsts');
+      if (kernelAtLeast(6, 10)) {
+        t.equal(resetsSent, outRsts, "equal to the sending namespace's OutRsts");
+      } else {
+        // A late segment of the aborted connection can draw a reset for no socket: not traced before 6.10 (above).
+        t.ok(resetsSent <= outRsts, `at most the sending namespace's OutRsts (${outRsts}; socketless ones untraced)`);
+      }
       t.equal(await receiver.counter('snmp', 'Tcp', 'RetransSegs'), 0, 'the receiver retransmitted nothing');
     },
   );
