@@ -73,7 +73,14 @@ static __always_inline void woken(struct task_struct *task)
 {
 	__u32 pid = BPF_CORE_READ(task, pid);
 	__u64 ts;
-	long err;
+	/*
+	 * An int, not the helper's long: kernels whose map ops returned int
+	 * (before they were made to return long, 2023) can hand back -EEXIST
+	 * with the upper 32 bits clear, which a 64-bit compare takes for
+	 * another error. 6.1 does (a lost event every minute or so under the
+	 * kernel matrix); bcc's libbpf-tools work around it the same way.
+	 */
+	int err;
 
 	if (!pid || ks_task_on_cpu(task) || ks_skip_task(task, 0, NULL))
 		return;
