@@ -13,6 +13,7 @@ const LAYERS = [
   ['probes'],
   ['decode', 'drain'],
   ['aggregate', 'enrich'],
+  ['userprobes'],
   ['config'],
   ['load', 'export'],
   ['agent', 'trace', 'top'],

@@ -4,6 +4,7 @@
 import { ProbeAggregator } from '../aggregate/ProbeAggregator';
 import type { FamilySettings } from '../aggregate/FamilySettings';
 import { mapFamilies } from '../aggregate/MapMetrics';
+import { userMapFamilies } from '../aggregate/UserMapMetrics';
 import type { Labels, MetricFamily } from '../aggregate/MetricFamily';
 import type { AgentOptions } from '../config/AgentOptions';
 import { effectiveProbeOptions } from '../config/AgentOptions';
@@ -89,6 +90,7 @@ export class Agent {
       const families: MetricFamily[] = [
         ...(records?.aggregator.counters ?? []),
         ...mapFamilies(loaded.object, definition.mapMetrics, this.familySettings(), probe.buckets),
+        ...userMapFamilies(loaded.object, definition.user?.metrics ?? [], this.familySettings()),
       ];
       this.running.push({ loaded, records, families });
     } catch (error) {

@@ -31,6 +31,7 @@ const COST_TEXT: Record<ProbeCost, string> = {
   'per-event': 'per event (a few per request at most)',
   'per-switch': 'per context switch',
   'per-syscall': 'per system call of every task (the costliest)',
+  user: "a user probe's: whatever its programs attach to",
 };
 
 /** Whether `kernscope run` runs the probe unless told otherwise, and how. */

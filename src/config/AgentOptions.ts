@@ -3,6 +3,7 @@
 // validateOptions (validateOptions.ts) checks a whole AgentOptions.
 import type { LogLevel } from '../log';
 import { DEFAULT_PROBES } from '../probes';
+import { DEFAULT_METRIC_PREFIX } from '../userprobes/userProbes';
 import type { EffectiveProbeOptions, ProbeOptions } from './probeOptions';
 
 export interface AgentOptions {
@@ -10,6 +11,10 @@ export interface AgentOptions {
   listen: string;
   /** Probe names to run. */
   probes: string[];
+  /** Directories of user probes: NAME.yaml (ebpf_exporter's format) + NAME.bpf.o, each the probe NAME. */
+  probeDirs: string[];
+  /** Prefix of user probes' metric names (`ebpf_exporter_` keeps an ebpf_exporter user's dashboards working). */
+  metricPrefix: string;
   /** Fail start when any probe cannot attach. */
   strict: boolean;
   /** Only events of this process (tgid). */
@@ -56,6 +61,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'
 export const DEFAULT_OPTIONS: AgentOptions = {
   listen: ':9478',
   probes: [...DEFAULT_PROBES],
+  probeDirs: [],
+  metricPrefix: DEFAULT_METRIC_PREFIX,
   strict: false,
   ringBytes: 4 * 1024 * 1024,
   wakeupBytes: 1024 * 1024,

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 
 import { parseDocument } from 'yaml';
 
-import { BUILTIN_PROBES } from '../probes';
+import { allProbes, useUserProbes } from '../probes';
+import { UserProbeError } from '../userprobes/UserProbeError';
+import { userProbesIn } from '../userprobes/userProbes';
 import type { AgentOptions } from './AgentOptions';
 import { DEFAULT_OPTIONS } from './AgentOptions';
 import { OptionError, OptionErrors } from './OptionError';
@@ -167,7 +169,7 @@ function probesFromYaml(layer: Layer, raw: unknown, where: string): void {
     );
     return;
   }
-  const known = BUILTIN_PROBES.map((p) => p.name);
+  const known = allProbes().map((p) => p.name);
   layer.probeOptions = {};
   for (const [probe, options] of Object.entries(raw)) {
     if (!known.includes(probe)) {
@@ -239,23 +241,24 @@ export function envLayer(env: NodeJS.ProcessEnv): Layer {
   return layer;
 }
 
-/** Parsed flags (parseArgs values, keyed without the dashes) as a layer. */
-export function flagLayer(flags: Record<string, string | boolean | undefined>): Layer {
+/** Parsed flags (parseArgs values, keyed without the dashes) as a layer; a repeated flag's values join as a list. */
+export function flagLayer(flags: Flags): Layer {
   const layer = emptyLayer('flags');
   for (const setting of SETTINGS) {
-    const raw = flags[setting.flag.slice(2)];
-    if (raw === undefined) continue;
+    const given = flags[setting.flag.slice(2)];
+    if (given === undefined) continue;
+    const raw = Array.isArray(given) ? given.join(',') : given;
     set(layer, setting, typeof raw === 'boolean' ? raw : fromString(setting, raw), setting.flag, raw);
   }
   return layer;
 }
 
-/** Merges config file < environment < flags over the defaults; throws OptionError(s) for every bad value. */
-export function resolveOptions(
-  flags: Record<string, string | boolean | undefined>,
-  env: NodeJS.ProcessEnv = process.env,
+/** The config file (--config or KERNSCOPE_CONFIG), environment and flag layers, in increasing precedence. */
+function readLayers(
+  flags: Flags,
+  env: NodeJS.ProcessEnv,
   read?: (path: string) => string,
-): ResolvedOptions {
+): { layers: Layer[]; environment: Layer; command: Layer } {
   const configFlag = flags.config;
   const configPath = typeof configFlag === 'string' ? configFlag : env[CONFIG_ENV] || undefined;
   const layers: Layer[] = [];
@@ -268,6 +271,46 @@ export function resolveOptions(
   const environment = envLayer(env);
   const command = flagLayer(flags);
   layers.push(environment, command);
+  return { layers, environment, command };
+}
+
+/** parseArgs values, keyed without the dashes. */
+export type Flags = Record<string, string | boolean | string[] | undefined>;
+
+/**
+ * Reads the user probes of the probe directories the layers name, so that
+ * their names are probe names when the settings are checked; throws their
+ * problems, one line each.
+ */
+function useUserProbesOf(layers: Layer[]): void {
+  let dirs: string[] = [];
+  let prefix = DEFAULT_OPTIONS.metricPrefix;
+  let key = settingOf('probeDirs').flag;
+  for (const layer of layers) {
+    if (layer.values.probeDirs !== undefined) {
+      dirs = layer.values.probeDirs as string[];
+      key = layer.names.probeDirs ?? key;
+    }
+    if (layer.values.metricPrefix !== undefined) prefix = layer.values.metricPrefix as string;
+  }
+  try {
+    useUserProbes(userProbesIn(dirs, prefix));
+  } catch (error) {
+    useUserProbes([]);
+    if (!(error instanceof UserProbeError)) throw error;
+    throw new OptionError(key, dirs, 'directories of valid user probes', error.message);
+  }
+}
+
+/** Merges config file < environment < flags over the defaults; throws OptionError(s) for every bad value. */
+export function resolveOptions(
+  flags: Flags,
+  env: NodeJS.ProcessEnv = process.env,
+  read?: (path: string) => string,
+): ResolvedOptions {
+  // User probes are probe names too: their directories are read before the layers that name probes are checked.
+  useUserProbesOf(readLayers(flags, env, read).layers);
+  const { layers, environment, command } = readLayers(flags, env, read);
   OptionErrors.throwIfAny(layers.flatMap((layer) => layer.errors));
 
   const values: Partial<Record<Setting['key'], unknown>> = {};

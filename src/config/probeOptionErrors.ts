@@ -6,15 +6,24 @@ import { findProbe } from '../probes';
 import { OptionError } from './OptionError';
 import type { ProbeOptions } from './probeOptions';
 import { bucketProblem, histogramsOf, optionalLabelsOf } from './probeOptions';
-import { builtinProbeNames } from './settingChecks';
+import { probeNames } from './settingChecks';
 import { settingError, settingOf } from './settings';
 
 /** Every problem of probe `probe`'s settings; `prefix` names the probe (`probes.exec`), `suffix` the file. */
 export function probeOptionErrors(probe: string, options: ProbeOptions, prefix: string, suffix = ''): OptionError[] {
   const errors: OptionError[] = [];
   const definition = findProbe(probe);
-  if (!definition) return [new OptionError(`${prefix}${suffix}`, probe, `a probe among ${builtinProbeNames()}`)];
+  if (!definition) return [new OptionError(`${prefix}${suffix}`, probe, `a probe among ${probeNames()}`)];
   const named = (key: string): string => `${prefix}.${key}${suffix}`;
+  if (definition.user) {
+    // A user object reads none of the built-in probes' filters, and its labels and buckets are its config's.
+    return Object.keys(options).map((key) =>
+      OptionError.unknownKey(
+        named(key === 'tgid' ? 'pid' : key),
+        `nothing: user probe ${probe} takes no settings here`,
+      ),
+    );
+  }
   for (const key of ['tgid', 'cgroup', 'comm'] as const) {
     const value = options[key];
     const setting = settingOf(key);

@@ -1,12 +1,12 @@
 // The checks the SETTINGS rows use, and the probe names their messages and
 // help list. A check says why a parsed value is not acceptable (a reason
 // appended to the row's `accepted`, or '' for none), or undefined when it is.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 
 import { parseCapability } from '../kernel/capabilities';
 import { resolveCgroup } from '../kernel/cgroup';
 import { resolveNetns } from '../kernel/netns';
-import { BUILTIN_PROBES, findProbe } from '../probes';
+import { BUILTIN_PROBES, allProbes, findProbe } from '../probes';
 import { parseListen } from './listenAddress';
 
 /** Why a parsed value is not acceptable (appended to the row's `accepted`), or undefined when it is. */
@@ -15,7 +15,10 @@ export type Check = (value: unknown) => string | undefined;
 export const ok = (test: boolean, why = ''): string | undefined => (test ? undefined : why);
 export const isInteger = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value);
 /** For the messages and help of the probe settings. */
-export const builtinProbeNames = (): string => BUILTIN_PROBES.map((p) => p.name).join(', ');
+export const probeNames = (): string =>
+  allProbes()
+    .map((p) => p.name)
+    .join(', ');
 export const perSyscallProbeNames = (): string =>
   BUILTIN_PROBES.filter((p) => p.cost === 'per-syscall')
     .map((p) => p.name)
@@ -71,6 +74,21 @@ export function capabilitiesKeepProblem(value: unknown): string | undefined {
   if (value.length === 1 && ['none', 'all'].includes(value[0].toLowerCase())) return undefined;
   const unknown = value.find((name) => parseCapability(name) === undefined);
   return unknown === undefined ? undefined : ` (${JSON.stringify(unknown)} is none of them)`;
+}
+
+function isReadableDirectory(dir: string): boolean {
+  try {
+    accessSync(dir, constants.R_OK | constants.X_OK);
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function directoriesProblem(value: unknown): string | undefined {
+  if (!Array.isArray(value)) return '';
+  const bad = value.find((dir) => typeof dir !== 'string' || !isReadableDirectory(dir));
+  return bad === undefined ? undefined : ` (${JSON.stringify(bad)} is not one)`;
 }
 
 export const booleanProblem: Check = (value) => ok(typeof value === 'boolean');

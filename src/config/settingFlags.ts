@@ -10,8 +10,11 @@ import { SETTINGS, settingOf } from './settings';
  * them): a switch for a setting without a placeholder, else a flag whose text
  * flagLayer converts and checks.
  */
-export const SETTING_FLAGS: Record<string, { type: 'string' | 'boolean' }> = Object.fromEntries(
-  SETTINGS.map((s) => [s.flag.slice(2), { type: s.placeholder === undefined ? 'boolean' : 'string' }]),
+export const SETTING_FLAGS: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = Object.fromEntries(
+  SETTINGS.map((s) => [
+    s.flag.slice(2),
+    s.repeatable ? { type: 'string', multiple: true } : { type: s.placeholder === undefined ? 'boolean' : 'string' },
+  ]),
 );
 
 /** One entry of a command's option list: the flag as typed, and what it does. */

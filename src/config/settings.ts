@@ -13,9 +13,10 @@ import { COMM_ACCEPTED, isComm } from './probeOptions';
 import type { Check } from './settingChecks';
 import {
   booleanProblem,
-  builtinProbeNames,
+  probeNames,
   perSyscallProbeNames,
   capabilitiesKeepProblem,
+  directoriesProblem,
   cgroupProblem,
   isInteger,
   isPowerOfTwo,
@@ -38,6 +39,8 @@ export interface Setting {
   kind: SettingKind;
   /** The flag's value in help (ADDR, N); absent: the flag is a switch and takes none (--strict). */
   placeholder?: string;
+  /** The flag may be given more than once, each adding to the list. */
+  repeatable?: boolean;
   /** What it does, for help; settingFlags.ts adds the default. */
   help: string;
   /** What it accepts, for messages. */
@@ -68,9 +71,32 @@ export const SETTINGS: readonly Setting[] = [
       return `comma-separated probes, see kernscope probes; the per-syscall ones (${perSyscallProbeNames()}) are not in the default`;
     },
     get accepted() {
-      return `a non-empty list of probes among ${builtinProbeNames()}`;
+      return `a non-empty list of probes among ${probeNames()}`;
     },
     check: probesProblem,
+  },
+  {
+    key: 'probeDirs',
+    file: 'probe_dirs',
+    env: 'KERNSCOPE_PROBE_DIRS',
+    flag: '--probe-dir',
+    kind: 'list',
+    placeholder: 'DIR',
+    repeatable: true,
+    help: 'user probes: each NAME.yaml (ebpf_exporter format) + NAME.bpf.o here is the probe NAME; repeatable',
+    accepted: 'readable directories',
+    check: directoriesProblem,
+  },
+  {
+    key: 'metricPrefix',
+    file: 'metric_prefix',
+    env: 'KERNSCOPE_METRIC_PREFIX',
+    flag: '--metric-prefix',
+    kind: 'string',
+    placeholder: 'PREFIX',
+    help: "prefix of user probes' metric names (ebpf_exporter_ keeps ebpf_exporter's names)",
+    accepted: 'a metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*, or empty)',
+    check: (value) => ok(typeof value === 'string' && /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/.test(value)),
   },
   {
     key: 'strict',

@@ -7,7 +7,8 @@ import type { KernelFeatures, NativeBpfObject } from '../native/addon';
 import { BpfError, addon } from '../native/addon';
 import type { AttachVariant, ProbeDefinition } from '../probes/ProbeDefinition';
 import { BPF_OBJECT_DIR, objectPath } from '../probes/objectPath';
-import { verifyObject } from './objectIntegrity';
+import { Kallsyms } from '../userprobes/kallsyms';
+import { verifyObject, verifyUserObject } from './objectIntegrity';
 
 export interface LoadSettings {
   /** Ring buffer size in bytes (a power of two, at least a page). */
@@ -113,13 +114,17 @@ function loadFailure(error: BpfError): string {
 }
 
 export class ProbeLoader {
+  private readonly kallsyms = new Kallsyms();
+
   constructor(
     private readonly features: KernelFeatures,
     private readonly objectDir = BPF_OBJECT_DIR,
   ) {}
 
   load(definition: ProbeDefinition, settings: LoadSettings): LoadedProbe {
-    verifyObject(objectPath(definition, this.objectDir));
+    const file = objectPath(definition, this.objectDir);
+    if (definition.user) verifyUserObject(file);
+    else verifyObject(file);
     const rejected: VariantRejection[] = [];
     const excluded = new Set<AttachVariant>();
     for (const point of definition.attach) {
@@ -215,6 +220,10 @@ export class ProbeLoader {
       for (const map of point.variants.flatMap((v) => v.maps ?? [])) object.setAutocreate(map, wantedMaps.has(map));
     }
     for (const map of definition.skipMaps ?? []) object.setAutocreate(map, false);
+    if (definition.user) {
+      this.setKernelAddresses(definition, object, definition.user.kaddrs);
+      return; // a user object has none of the built-in probes' settings
+    }
     object.setMaxEntries('events', settings.ringBytes);
     object.setConstant('wakeup_bytes', u64(settings.wakeupBytes));
     if (settings.tgid !== undefined) object.setConstant('targ_tgid', u32(settings.tgid));
@@ -233,6 +242,17 @@ export class ProbeLoader {
       object.setConstant('targ_trace', Uint8Array.of(1));
       object.setConstant('targ_trace_min_ns', u64(settings.trace.minLatencyNs));
       object.setConstant('targ_skip_tgid', u32(settings.trace.skipTgid));
+    }
+  }
+
+  /** `const volatile u64 kaddr_<symbol>` of a user object, from /proc/kallsyms (ebpf_exporter's kaddrs). */
+  private setKernelAddresses(definition: ProbeDefinition, object: NativeBpfObject, symbols: string[]): void {
+    for (const symbol of symbols) {
+      const address = this.kallsyms.address(symbol);
+      if (address === undefined) {
+        throw new ProbeLoadError(definition.name, `probe ${definition.name}: kaddrs: no kernel symbol ${symbol}`, []);
+      }
+      object.setConstant(`kaddr_${symbol}`, u64(address));
     }
   }
 

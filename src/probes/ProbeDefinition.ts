@@ -81,6 +81,46 @@ export interface MapHistogramDefinition extends MapMetricBase {
 
 export type MapMetricDefinition = MapCounterDefinition | MapHistogramDefinition;
 
+/**
+ * A label of a user probe's map key (ebpf_exporter's format): `size` bytes
+ * at `offset`, through the label's decoders.
+ */
+export interface ByteLabel {
+  name: string;
+  offset: number;
+  size: number;
+  /** The label's value, or undefined to leave the sample out (a `regexp` that does not match). */
+  decode: (bytes: Uint8Array) => string | undefined;
+  /** Decoded with `cgroup`: the bytes are a cgroup v2 id, which attribution expands to namespace, pod, container. */
+  cgroup?: boolean;
+}
+
+/** A user probe's histogram: each key holds one bucket's count, the bucket being the key's last label. */
+export interface BucketedHistogram {
+  /** Where the bucket label lies in the key (an unsigned integer). */
+  offset: number;
+  size: number;
+  /** Bucket key values, ascending, and each one's upper bound in the exported unit. */
+  keys: number[];
+  bounds: number[];
+  /** The key value whose count is the sum of the observed values (ebpf_exporter's bucket_max + 1), if any. */
+  sumKey?: number;
+  /** Exported unit per unit of the sum. */
+  sumScale: number;
+}
+
+/** A user probe's map metric: labels from the key's bytes, the value one u64 (summed over CPUs). */
+export interface UserMapMetricDefinition {
+  type: 'counter' | 'histogram';
+  name: string;
+  help: string;
+  map: string;
+  keySize: number;
+  /** The key's labels in order (a histogram's without its bucket). */
+  labels: ByteLabel[];
+  histogram?: BucketedHistogram;
+}
+
 /** A decoded ring record: each field by its dotted name (`hdr.tgid`, `comm`, `latency_ns`). */
 export type DecodedRecord = Record<string, number | string | Uint8Array>;
 
@@ -135,14 +175,15 @@ export interface TraceDefinition {
  * - `per-syscall`: every system call of every task; any program there also
  *   puts every task's system calls on the kernel's slow path. Not in the
  *   default set.
+ * - `user`: a user probe's; what its programs run on is theirs to know.
  */
-export type ProbeCost = 'per-event' | 'per-switch' | 'per-syscall';
+export type ProbeCost = 'per-event' | 'per-switch' | 'per-syscall' | 'user';
 
 export interface ProbeDefinition {
   name: string;
   summary: string;
   cost: ProbeCost;
-  /** File in dist/bpf/. */
+  /** File in dist/bpf/, or a user probe's NAME.bpf.o (an absolute path). */
   object: string;
   /**
    * Name of a probe whose object and attach points include all of this one's
@@ -176,4 +217,15 @@ export interface ProbeDefinition {
   traceMaps?: string[];
   recordMetrics: RecordCounterDefinition[];
   mapMetrics: MapMetricDefinition[];
+  /** A user probe (--probe-dir): where it came from, and its metrics in ebpf_exporter's format. */
+  user?: UserProbeSource;
+}
+
+/** Where a user probe came from, and what its config asks beyond its metrics. */
+export interface UserProbeSource {
+  /** NAME.yaml. */
+  config: string;
+  /** Kernel symbols whose addresses fill `const volatile u64 kaddr_<symbol>` before load. */
+  kaddrs: string[];
+  metrics: UserMapMetricDefinition[];
 }

@@ -29,6 +29,18 @@ export const DEFAULT_PROBES: readonly string[] = BUILTIN_PROBES.filter((p) => p.
   (p) => p.name,
 );
 
+/** User probes (--probe-dir), set once the settings naming their directories are read. */
+let userProbes: readonly ProbeDefinition[] = [];
+
+export function useUserProbes(probes: readonly ProbeDefinition[]): void {
+  userProbes = probes;
+}
+
+/** Built-in probes, then user probes. */
+export function allProbes(): readonly ProbeDefinition[] {
+  return [...BUILTIN_PROBES, ...userProbes];
+}
+
 export function findProbe(name: string): ProbeDefinition | undefined {
-  return BUILTIN_PROBES.find((probe) => probe.name === name);
+  return allProbes().find((probe) => probe.name === name);
 }

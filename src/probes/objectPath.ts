@@ -9,5 +9,5 @@ import type { ProbeDefinition } from './ProbeDefinition';
 export const BPF_OBJECT_DIR = path.join(PACKAGE_ROOT, 'dist', 'bpf');
 
 export function objectPath(definition: ProbeDefinition, objectDir = BPF_OBJECT_DIR): string {
-  return path.join(objectDir, definition.object);
+  return path.resolve(objectDir, definition.object); // a user probe's is absolute
 }
