@@ -18,7 +18,7 @@ ADDON := build/Release/kernscope.node
 # Plain `make` builds; `make deps` alone installs.
 .DEFAULT_GOAL := build
 
-.PHONY: deps build bpf bpf-arch-check run test test-kernels lint format package bench soak clean
+.PHONY: deps build bpf examples bpf-arch-check run test test-kernels lint format package bench soak clean
 
 deps: .deps-stamp
 .deps-stamp: package.json package-lock.json
@@ -50,7 +50,11 @@ bpf-arch-check:
 		$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_arm64 $(BPF_WARNINGS) -I bpf -I bpf/vmlinux/arm64 -c $$src -o /dev/null || exit 1; \
 	done
 
-build: deps bpf $(ADDON)
+# User-probe examples (examples/README.md): ebpf_exporter-format pairs the tests load with --probe-dir.
+examples: deps
+	$(MAKE) -C examples
+
+build: deps bpf $(ADDON) examples
 	npx tsc -p tsconfig.json
 
 run: build
@@ -62,11 +66,11 @@ lint: deps bpf-arch-check
 	npx eslint src test bench
 	npx prettier --check src test bench
 	clang-format --dry-run --Werror native/*.cc native/*.h
-	clang-format --dry-run --Werror bpf/*.bpf.c bpf/*.h bench/*.c
+	clang-format --dry-run --Werror bpf/*.bpf.c bpf/*.h bench/*.c examples/*.bpf.c examples/include/*.h
 
 format: deps
 	npx prettier --write src test bench
-	clang-format -i native/*.cc native/*.h bpf/*.bpf.c bpf/*.h bench/*.c
+	clang-format -i native/*.cc native/*.h bpf/*.bpf.c bpf/*.h bench/*.c examples/*.bpf.c examples/include/*.h
 
 # dist/kernscope-VERSION-linux-ARCH.tgz: installs with `npm install -g FILE`, no compiler needed (README, Install on a host).
 package: build
@@ -103,3 +107,4 @@ soak: build
 
 clean:
 	rm -rf build dist .deps-stamp
+	$(MAKE) -C examples clean

@@ -82,6 +82,47 @@ export function log2HistogramText(title: string, { slots, sumNs }: Log2Histogram
   return `${lines.join('\n')}\n`;
 }
 
+/** A histogram with bounds of its own (a user probe's): counts per bucket, the last one past every bound. */
+export interface BoundedHistogram {
+  bounds: readonly number[];
+  counts: readonly number[];
+  sum: number;
+}
+
+/**
+ * `title`, then one row per bucket from the first to the last that counted
+ * (`low -> high : count |***  |`, each range up to and including its bound,
+ * in the metric's unit), then the count and the mean; an empty one is one line.
+ */
+export function boundedHistogramText(title: string, { bounds, counts, sum }: BoundedHistogram): string {
+  const first = counts.findIndex((n) => n > 0);
+  if (first < 0) return `${title}: no events\n`;
+  let last = first;
+  for (let i = first; i < counts.length; i++) if (counts[i] > 0) last = i;
+  const shown = counts.slice(first, last + 1);
+  const text = (n: number): string => String(Number(n.toPrecision(4)));
+  const rows = shown.map((count, i) => {
+    const bucket = first + i;
+    const low = bucket === 0 ? '-inf' : text(bounds[bucket - 1]);
+    const high = bucket === bounds.length ? 'inf' : text(bounds[bucket]);
+    return { low, high, count: String(count) };
+  });
+  const lowWidth = Math.max(10, ...rows.map((r) => r.low.length));
+  const highWidth = Math.max(10, ...rows.map((r) => r.high.length));
+  const countWidth = Math.max(8, ...rows.map((r) => r.count.length));
+  const largest = Math.max(...shown);
+  const count = shown.reduce((a, b) => a + b, 0);
+  return `${[
+    title,
+    `${' '.repeat(5)}${'le'.padEnd(lowWidth + highWidth - 1)} : ${'count'.padEnd(countWidth)} distribution`,
+    ...rows.map(({ low, high, count: n }, i) => {
+      const stars = Math.floor((shown[i] * BAR_WIDTH) / largest);
+      return `${low.padStart(lowWidth)} -> ${high.padEnd(highWidth)} : ${n.padEnd(countWidth)} |${'*'.repeat(stars)}${' '.repeat(BAR_WIDTH - stars)}|`;
+    }),
+    `${' '.repeat(5)}count ${count}, mean ${text(sum / count)}`,
+  ].join('\n')}\n`;
+}
+
 /**
  * A counter's rows that are not 0, largest first, at most `limit` of them
  * (`value  labels`); one line `name value` when nothing remains but a total.

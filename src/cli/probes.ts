@@ -7,15 +7,17 @@ import { ensureTracefs } from '../kernel/tracefs';
 import { ProbeLoader, ProbeLoadError, describeVariant } from '../load/ProbeLoader';
 import type { VariantRejection } from '../load/ProbeLoader';
 import { addon } from '../native/addon';
-import { BUILTIN_PROBES, DEFAULT_PROBES, findProbe } from '../probes';
+import { useProbeDirs } from '../config/loadConfig';
+import { DEFAULT_PROBES, allProbes, findProbe } from '../probes';
 import type { AttachVariant, ProbeCost } from '../probes/ProbeDefinition';
 import { UsageError } from './UsageError';
 import { missingBpfPrivileges } from '../kernel/privileges';
 import { remedyFor } from '../kernel/remedies';
 
-export const PROBES_HELP = `Usage: kernscope probes [--json]
+export const PROBES_HELP = `Usage: kernscope probes [--json] [--probe-dir DIR]...
 
-Lists the built-in probes and, for each, the attach variant this kernel would
+Lists the built-in probes (and the user probes of each --probe-dir DIR, or
+KERNSCOPE_PROBE_DIRS) and, for each, the attach variant this kernel would
 use, or why none works, and for each variant it cannot use the reason and a
 one-line fix; and its cost class: what its programs run on (per-event,
 per-switch, per-syscall) and whether \`kernscope run\` runs it by default.
@@ -24,6 +26,7 @@ Loads and attaches each probe briefly (needs root).
 Examples:
   kernscope probes                     what this kernel supports
   kernscope probes --json | jq '.probes[] | select(.supported | not)'
+  kernscope probes --probe-dir /etc/kernscope/probes   with these user probes
 `;
 
 /** How each cost class reads in the listing (measured figures: README, "What each probe costs"). */
@@ -61,7 +64,7 @@ export function probeReports(): { features: ReturnType<typeof addon.kernelFeatur
   ensureTracefs();
   const features = addon.kernelFeatures();
   const loader = new ProbeLoader(features);
-  const probes = BUILTIN_PROBES.map((definition): ProbeReport => {
+  const probes = allProbes().map((definition): ProbeReport => {
     const base = {
       probe: definition.name,
       summary: definition.summary,
@@ -87,19 +90,26 @@ export function probeReports(): { features: ReturnType<typeof addon.kernelFeatur
 
 export function probesCommand(argv: string[]): number {
   let json: boolean | undefined;
+  let probeDirs: string[] | undefined;
   try {
     const { values } = parseArgs({
       args: argv,
-      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        json: { type: 'boolean' },
+        'probe-dir': { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
     if (values.help) {
       process.stdout.write(PROBES_HELP);
       return 0;
     }
     json = values.json;
+    probeDirs = values['probe-dir'];
   } catch (error) {
     throw new UsageError(`${(error as Error).message}; see kernscope probes --help`);
   }
+  useProbeDirs({ 'probe-dir': probeDirs }); // bad directories or probes throw: one line each, exit 2
   const missing = missingBpfPrivileges();
   if (missing) throw new UsageError(missing, 1);
 

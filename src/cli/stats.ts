@@ -9,15 +9,15 @@ import type { HistogramFamily, MetricFamily, ScalarFamily } from '../aggregate/M
 import type { AgentOptions } from '../config/AgentOptions';
 import { DEFAULT_OPTIONS } from '../config/AgentOptions';
 import { OptionError, OptionErrors } from '../config/OptionError';
-import { flagLayer } from '../config/loadConfig';
+import { flagLayer, useProbeDirs } from '../config/loadConfig';
 import { settingsHelp } from '../config/settingFlags';
 import { everySlotBuckets, histogramsOf, optionalLabelsOf } from '../config/probeOptions';
 import { missingKernelBtf } from '../kernel/hostSupport';
 import { missingBpfPrivileges } from '../kernel/privileges';
 import { Logger } from '../log';
-import { BUILTIN_PROBES, findProbe } from '../probes';
+import { allProbes, findProbe } from '../probes';
 import type { ProbeDefinition } from '../probes/ProbeDefinition';
-import { counterText, labelsText, log2HistogramText } from './histogramText';
+import { boundedHistogramText, counterText, labelsText, log2HistogramText } from './histogramText';
 import { optionsText } from './optionsText';
 import { UsageError } from './UsageError';
 
@@ -27,9 +27,14 @@ const TOP_HISTOGRAMS = 10;
 const TOP_COUNTERS = 20;
 const MAX_INTERVAL_S = 86400;
 
-/** Probes with something to show: histograms or counters, from maps or ring records. */
-const STATS_PROBES = BUILTIN_PROBES.filter((p) => p.mapMetrics.length > 0 || p.recordMetrics.length > 0);
-const probeNames = STATS_PROBES.map((p) => p.name).join(', ');
+/** Probes with something to show: histograms or counters, from maps or ring records (user probes: always). */
+const hasStats = (p: ProbeDefinition): boolean =>
+  p.mapMetrics.length > 0 || p.recordMetrics.length > 0 || p.user !== undefined;
+const probeNames = (): string =>
+  allProbes()
+    .filter(hasStats)
+    .map((p) => p.name)
+    .join(', ');
 /** The agent's filters, which stats takes as flags too. */
 const FILTERS = ['tgid', 'cgroup', 'comm'] as const;
 
@@ -45,13 +50,14 @@ interval and without -c, not cumulative):
 Node-wide: no namespace/pod/container labels; optional labels are on.
 Runs until Ctrl-C or SIGTERM (or --count), then detaches everything.
 
-Probes: ${probeNames}
+Probes: ${probeNames()}, or a user probe of --probe-dir DIR
 
 Options:
 ${optionsText([
   { usage: '--interval S', help: 'seconds between prints (default 1; fractions work: 0.5)' },
   { usage: '--count N', help: 'stop after N prints (default: until Ctrl-C)' },
   ...settingsHelp(FILTERS),
+  ...settingsHelp(['probeDirs']),
   { usage: '-h, --help', help: 'this help' },
 ])}
 
@@ -82,6 +88,7 @@ export function parseStatsOptions(argv: string[]): StatsInvocation | 'help' {
         pid: { type: 'string' },
         cgroup: { type: 'string' },
         comm: { type: 'string' },
+        'probe-dir': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -91,11 +98,12 @@ export function parseStatsOptions(argv: string[]): StatsInvocation | 'help' {
   const { values, positionals } = parsed;
   if (values.help) return 'help';
   if (positionals.length !== 1) {
-    throw new UsageError(`stats takes one probe, one of ${probeNames} (see kernscope stats --help)`);
+    throw new UsageError(`stats takes one probe, one of ${probeNames()} (see kernscope stats --help)`);
   }
+  useProbeDirs({ 'probe-dir': values['probe-dir'] });
   const definition = findProbe(positionals[0]);
-  if (!definition || !STATS_PROBES.includes(definition)) {
-    throw new UsageError(`no stats for probe '${positionals[0]}': expected one of ${probeNames}`);
+  if (!definition || !hasStats(definition)) {
+    throw new UsageError(`no stats for probe '${positionals[0]}': expected one of ${probeNames()}`);
   }
   // The agent's own flags, checked as the agent checks them.
   const filters = flagLayer({ pid: values.pid, cgroup: values.cgroup, comm: values.comm });
@@ -156,18 +164,26 @@ class Since {
   }
 }
 
-function histogramTables(family: HistogramFamily, scale: number, since: Since): string {
-  const changed = family.collect().map(({ labels, counts, sum }) => {
+/**
+ * A histogram's busiest label sets: a built-in probe's as log2 tables of its
+ * slots (`scale`: exported unit per nanosecond), a user probe's by its own bounds.
+ */
+function histogramTables(family: HistogramFamily, scale: number | undefined, since: Since): string {
+  const changed = family.collect().map(({ labels, counts, sum, bounds }) => {
     const delta = since.change(family.name, labels, [...counts, sum]);
     const slots = delta.slice(0, -1);
-    return { labels, slots, sumNs: delta[delta.length - 1] / scale, count: slots.reduce((a, b) => a + b, 0) };
+    return { labels, slots, bounds, sum: delta[delta.length - 1], count: slots.reduce((a, b) => a + b, 0) };
   });
   const busiest = changed
     .filter((h) => h.count > 0)
     .sort((a, b) => b.count - a.count || labelsText(a.labels).localeCompare(labelsText(b.labels)))
     .slice(0, TOP_HISTOGRAMS);
-  if (busiest.length === 0) return log2HistogramText(family.name, { slots: [], sumNs: 0 });
-  return busiest.map((h) => log2HistogramText(`${family.name} ${labelsText(h.labels)}`.trim(), h)).join('\n');
+  const text = (title: string, h?: (typeof changed)[number]): string =>
+    scale === undefined
+      ? boundedHistogramText(title, { bounds: h?.bounds ?? [], counts: h?.slots ?? [], sum: h?.sum ?? 0 })
+      : log2HistogramText(title, { slots: h?.slots ?? [], sumNs: (h?.sum ?? 0) / scale });
+  if (busiest.length === 0) return text(family.name);
+  return busiest.map((h) => text(`${family.name} ${labelsText(h.labels)}`.trim(), h)).join('\n');
 }
 
 function counterTable(family: ScalarFamily, since: Since): string {
@@ -181,7 +197,7 @@ function counterTable(family: ScalarFamily, since: Since): string {
 function intervalText(invocation: StatsInvocation, families: MetricFamily[], since: Since): string {
   const scales = new Map(histogramsOf(invocation.definition).map((h) => [h.name, h.scale]));
   const tables = [
-    ...families.flatMap((f) => (f.type === 'histogram' ? [histogramTables(f, scales.get(f.name)!, since)] : [])),
+    ...families.flatMap((f) => (f.type === 'histogram' ? [histogramTables(f, scales.get(f.name), since)] : [])),
     ...families.flatMap((f) => (f.type === 'histogram' ? [] : [counterTable(f, since)])),
   ];
   const time = new Date().toTimeString().slice(0, 8);

@@ -302,6 +302,18 @@ function useUserProbesOf(layers: Layer[]): void {
   }
 }
 
+/**
+ * The user probes of commands besides run (probes, stats): --probe-dir
+ * (repeatable) or KERNSCOPE_PROBE_DIRS, and KERNSCOPE_METRIC_PREFIX.
+ */
+export function useProbeDirs(flags: Flags, env: NodeJS.ProcessEnv = process.env): void {
+  const names = [settingOf('probeDirs').env, settingOf('metricPrefix').env];
+  const environment = envLayer(Object.fromEntries(Object.entries(env).filter(([name]) => names.includes(name))));
+  const command = flagLayer(flags);
+  OptionErrors.throwIfAny([...environment.errors, ...command.errors]);
+  useUserProbesOf([environment, command]);
+}
+
 /** Merges config file < environment < flags over the defaults; throws OptionError(s) for every bad value. */
 export function resolveOptions(
   flags: Flags,

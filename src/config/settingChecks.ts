@@ -87,7 +87,7 @@ function isReadableDirectory(dir: string): boolean {
 
 export function directoriesProblem(value: unknown): string | undefined {
   if (!Array.isArray(value)) return '';
-  const bad = value.find((dir) => typeof dir !== 'string' || !isReadableDirectory(dir));
+  const bad: unknown = (value as unknown[]).find((dir) => typeof dir !== 'string' || !isReadableDirectory(dir));
   return bad === undefined ? undefined : ` (${JSON.stringify(bad)} is not one)`;
 }
 

@@ -8,7 +8,8 @@ import { BpfError, addon } from '../native/addon';
 import type { AttachVariant, ProbeDefinition } from '../probes/ProbeDefinition';
 import { BPF_OBJECT_DIR, objectPath } from '../probes/objectPath';
 import { Kallsyms } from '../userprobes/kallsyms';
-import { verifyObject, verifyUserObject } from './objectIntegrity';
+import { verifyUserObject } from '../userprobes/objectSum';
+import { verifyObject } from './objectIntegrity';
 
 export interface LoadSettings {
   /** Ring buffer size in bytes (a power of two, at least a page). */

@@ -37,25 +37,3 @@ export function verifyObject(objectPath: string): void {
     );
   }
 }
-
-/**
- * A user probe's object is checked only when its owner wrote a sum beside it
- * (`NAME.bpf.o.sha256`, sha256sum's output or the bare digest): then a
- * changed object is refused.
- */
-export function verifyUserObject(objectPath: string): void {
-  const sumFile = `${objectPath}.sha256`;
-  let text: string;
-  try {
-    text = readFileSync(sumFile, 'utf8');
-  } catch {
-    return;
-  }
-  const expected = /^[0-9a-f]{64}\b/i.exec(text.trim())?.[0].toLowerCase();
-  if (!expected)
-    throw new Error(`${sumFile} holds no sha256 digest: write it with sha256sum ${objectPath} > ${sumFile}`);
-  const actual = createHash('sha256').update(readFileSync(objectPath)).digest('hex');
-  if (actual !== expected) {
-    throw new Error(`${objectPath} does not match ${sumFile}: rebuild it, or write its new sum with sha256sum`);
-  }
-}

@@ -19,6 +19,7 @@ import type {
 } from '../probes/ProbeDefinition';
 import type { Decode } from './decoders';
 import { DECODERS, DecoderProblem, chain } from './decoders';
+import { verifyUserObject } from './objectSum';
 import { SUPPORTED_SECTIONS, variantOfSection } from './sections';
 import type { MetricConfig, UserProbeConfig } from './userProbeConfig';
 import { parseUserProbeConfig } from './userProbeConfig';
@@ -150,6 +151,7 @@ export function userProbe(dir: string, name: string, prefix = DEFAULT_METRIC_PRE
     checkNotWorldWritable(configFile);
     config = parseUserProbeConfig(readFileSync(configFile, 'utf8'), configFile);
     checkNotWorldWritable(objectFile);
+    verifyUserObject(objectFile);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
@@ -159,7 +161,8 @@ export function userProbe(dir: string, name: string, prefix = DEFAULT_METRIC_PRE
         `${path.basename(objectFile)} is missing beside it: build it with clang -target bpf -g -O2`,
       );
     }
-    throw error;
+    if (error instanceof UserProbeError) throw error;
+    throw new UserProbeError(objectFile, '', (error as Error).message);
   }
   let object: NativeBpfObject;
   try {
