@@ -5,6 +5,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
+import { UserProbeError } from './UserProbeError';
+
 /** Throws one line naming the files and the fix when `objectPath` does not match its `.sha256`, if it has one. */
 export function verifyUserObject(objectPath: string): void {
   const sumFile = `${objectPath}.sha256`;
@@ -15,10 +17,15 @@ export function verifyUserObject(objectPath: string): void {
     return;
   }
   const expected = /^[0-9a-f]{64}\b/i.exec(text.trim())?.[0].toLowerCase();
-  if (!expected)
-    throw new Error(`${sumFile} holds no sha256 digest: write it with sha256sum ${objectPath} > ${sumFile}`);
+  if (!expected) {
+    throw new UserProbeError(sumFile, '', `holds no sha256 digest: write it with sha256sum ${objectPath} > ${sumFile}`);
+  }
   const actual = createHash('sha256').update(readFileSync(objectPath)).digest('hex');
   if (actual !== expected) {
-    throw new Error(`${objectPath} does not match ${sumFile}: rebuild it, or write its new sum with sha256sum`);
+    throw new UserProbeError(
+      objectPath,
+      '',
+      `does not match ${sumFile}: rebuild it, or write its new sum with sha256sum`,
+    );
   }
 }

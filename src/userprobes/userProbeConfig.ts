@@ -217,7 +217,7 @@ export function parseUserProbeConfig(text: string, file: string): UserProbeConfi
   const reader = new Reader(file);
   const document = parseDocument(text, { uniqueKeys: true });
   const [syntax] = document.errors;
-  if (syntax) reader.fail('', `cannot parse: ${syntax.message.split('\n')[0]}`);
+  if (syntax) reader.fail('', `cannot parse: ${syntax.message.split('\n')[0].replace(/:$/, '')}`);
   const root = reader.mapping(document.toJS(), '', ['metrics', 'kaddrs', 'tracing', 'cgroup_id_map']);
   if (root.tracing !== undefined) {
     reader.fail('tracing', 'spans (tracing) are not supported: kernscope exports metrics; remove the section');
