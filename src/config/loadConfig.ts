@@ -321,7 +321,15 @@ export function resolveOptions(
   read?: (path: string) => string,
 ): ResolvedOptions {
   // User probes are probe names too: their directories are read before the layers that name probes are checked.
-  useUserProbesOf(readLayers(flags, env, read).layers);
+  const first = readLayers(flags, env, read).layers;
+  // A bad probe directory would also make every probe name of it unknown: say only the cause.
+  const dirs = settingOf('probeDirs');
+  OptionErrors.throwIfAny(
+    first
+      .flatMap((layer) => layer.errors)
+      .filter((e) => [dirs.flag, dirs.env].includes(e.key) || e.key.startsWith(`${dirs.file} `)),
+  );
+  useUserProbesOf(first);
   const { layers, environment, command } = readLayers(flags, env, read);
   OptionErrors.throwIfAny(layers.flatMap((layer) => layer.errors));
 
