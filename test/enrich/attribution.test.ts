@@ -4,6 +4,9 @@
 // namespace, pod and container; a pod the API does not know is labelled by
 // its UID and container id; a host service by its unit. The OTLP export
 // (to a real gRPC receiver) carries them as k8s.* attributes.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
 import t from 'tap';
 
 import { AgentProcess } from '../helpers/agent';
@@ -12,6 +15,8 @@ import { KubeApi } from '../helpers/kubeApi';
 import { OtlpReceiver } from '../helpers/otlpReceiver';
 import type { Sample } from '../helpers/metrics';
 import { valueOf } from '../helpers/metrics';
+import { ROOT } from '../helpers/paths';
+import { run, spawnClean } from '../helpers/process';
 import { waitFor } from '../helpers/teardown';
 
 const KNOWN = { uid: '6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f', id: 'a1'.repeat(32) };
@@ -73,4 +78,48 @@ void t.test('exec counts carry namespace, pod and container from the cgroup', as
       : undefined;
   });
   for (const [attributes, count] of otlp) t.equal(points.get(nonEmpty(attributes)), count, nonEmpty(attributes));
+});
+
+void t.test('a user probe label decoded with cgroup keeps its path and gains namespace, pod, container', async (t) => {
+  const root = createCgroup(t, 'kernscope-attr');
+  const known = nestedCgroup(t, root, podSlice(KNOWN.uid), `cri-containerd-${KNOWN.id}.scope`);
+  const api = await KubeApi.start(t);
+  api.put({ uid: KNOWN.uid, namespace: 'shop', name: 'web-1', node: 'node-a', containers: { app: KNOWN.id } });
+  const receiver = await OtlpReceiver.start(t);
+  const agent = await AgentProcess.start(
+    t,
+    [
+      ...['--probe-dir', path.join(ROOT, 'examples'), '--probes', 'sched_migrations'],
+      ...['--kubeconfig', api.kubeconfig, '--node-name', 'node-a'],
+    ],
+    { env: { KERNSCOPE_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`, OTEL_METRIC_EXPORT_INTERVAL: '500' } },
+  );
+  await waitFor('the pod watch', () => (/watching pods/.test(agent.log) ? true : undefined), { timeoutMs: 10000 });
+
+  // A busy process in the container's cgroup, moved between CPU 0 and 1: each move is a migration.
+  const busy = spawnClean('/bin/sh', ['-c', `echo $$ > ${known}/cgroup.procs; while :; do :; done`]);
+  t.teardown(() => busy.kill('SIGKILL'));
+  await waitFor('the process in its cgroup', () =>
+    readFileSync(path.join(known, 'cgroup.procs'), 'utf8').trim() !== '' ? true : undefined,
+  );
+  const MOVES = 40;
+  let failed = 0;
+  for (let i = 0; i < MOVES; i++) {
+    if ((await run('taskset', ['-pc', String(i % 2), String(busy.pid)])).code !== 0) failed++;
+  }
+  t.equal(failed, 0, `${MOVES} moves between CPU 0 and 1`);
+
+  const labels = { cgroup: known, namespace: 'shop', pod: 'web-1', container: 'app' };
+  const migrations = await waitFor('the migrations counted', async () => {
+    const value = valueOf(await agent.metrics(), 'kernscope_sched_migrations_total', labels) ?? 0;
+    return value >= MOVES ? value : undefined;
+  });
+  t.ok(migrations >= MOVES, `at least one migration per move (${migrations})`);
+
+  // OTLP: the same series, the pod under OpenTelemetry's names, the cgroup path kept.
+  const exported = await waitFor('the migrations exported over OTLP', () => {
+    const points = receiver.latestMetrics().get('kernscope.sched.migrations')?.points ?? [];
+    return points.find((p) => p.attributes.cgroup === known && (p.value as number) >= MOVES);
+  });
+  t.match(exported.attributes, { 'k8s.namespace.name': 'shop', 'k8s.pod.name': 'web-1', 'k8s.container.name': 'app' });
 });
