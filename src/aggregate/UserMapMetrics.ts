@@ -88,6 +88,33 @@ class BucketGroups implements EntrySource {
   }
 }
 
+/** A per-CPU map's values each a row of its own: the key, then the CPU's index as a u16 (or the index alone). */
+class PerCpuRows implements EntrySource {
+  constructor(
+    private readonly object: NativeBpfObject,
+    private readonly map: string,
+    private readonly replaceKey: boolean,
+  ) {}
+
+  entries(): MapEntry[] {
+    const { count, keys, values, valueStride, cpus } = this.object.entries(this.map);
+    const keySize = keys.byteLength / Math.max(count, 1);
+    const kept = this.replaceKey ? 0 : keySize;
+    const rows: MapEntry[] = [];
+    for (let i = 0; i < count; i++) {
+      for (let cpu = 0; cpu < cpus; cpu++) {
+        const key = new Uint8Array(kept + 2);
+        key.set(keys.subarray(i * keySize, i * keySize + kept));
+        new DataView(key.buffer).setUint16(kept, cpu, true);
+        const at = values.byteOffset + (i * cpus + cpu) * valueStride;
+        const value = new DataView(values.buffer, at, 8).getBigUint64(0, true);
+        rows.push({ key: new DataView(key.buffer), totals: Float64Array.of(Number(value)) });
+      }
+    }
+    return rows;
+  }
+}
+
 /** The families of a user probe's metrics. */
 export function userMapFamilies(
   object: NativeBpfObject,
@@ -96,7 +123,9 @@ export function userMapFamilies(
 ): MetricFamily[] {
   const readers = new MapReaders(object);
   return definitions.map((definition) => {
-    const reader = readers.of(definition.map, 8);
+    const reader = definition.perCpuRows
+      ? new PerCpuRows(object, definition.map, definition.perCpuRows.replaceKey)
+      : readers.of(definition.map, 8);
     const series = new MapSeries(new ByteKeyLabeller(definition.keySize, definition.labels), settings);
     const { histogram } = definition;
     if (!histogram) return new MapCounterFamily(definition.name, definition.help, reader, series, 0);

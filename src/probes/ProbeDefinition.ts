@@ -119,6 +119,12 @@ export interface UserMapMetricDefinition {
   /** The key's labels in order (a histogram's without its bucket). */
   labels: ByteLabel[];
   histogram?: BucketedHistogram;
+  /**
+   * A per-CPU map whose last label is `cpu` (ebpf_exporter's convention):
+   * each CPU's value is a row of its own, its index a u16 after the key
+   * (`replaceKey`: instead of the key, a one-entry array's u32 0).
+   */
+  perCpuRows?: { replaceKey: boolean };
 }
 
 /** A decoded ring record: each field by its dotted name (`hdr.tgid`, `comm`, `latency_ns`). */

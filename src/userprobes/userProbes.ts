@@ -76,15 +76,19 @@ function metricOf(
   }
   if (map.valueSize !== 8) fail('.name', `map ${map.name} has ${map.valueSize}-byte values; a metric reads u64 values`);
   const keySize = config.labels.reduce((sum, label) => sum + label.size + label.padding, 0);
+  const last = config.labels.at(-1);
+  // ebpf_exporter's per-CPU rows: a last label `cpu` of 2 bytes is each value's CPU, after the key (or instead of a one-entry array's u32 0).
+  const perCpu =
+    PER_CPU_MAPS.includes(map.type) && last?.name === 'cpu' && last.size === 2 && config.kind === 'counter';
+  const replaceKey = perCpu && config.labels.length === 1 && map.keySize === 4;
+  const expected = perCpu && !replaceKey ? map.keySize + 2 : map.keySize;
   const labelless = config.labels.length === 0 && map.keySize === 4;
-  if (keySize !== map.keySize && !labelless) {
+  if (keySize !== expected && !labelless && !replaceKey) {
+    const cpu = perCpu ? ' plus the 2 bytes of the cpu label' : '';
     fail(
       '.labels',
-      `the labels' sizes and paddings add up to ${keySize} bytes, but map ${map.name}'s key has ${map.keySize}`,
+      `the labels' sizes and paddings add up to ${keySize} bytes, but map ${map.name}'s key has ${map.keySize}${cpu}`,
     );
-  }
-  if (PER_CPU_MAPS.includes(map.type) && config.labels.at(-1)?.name === 'cpu' && config.kind === 'counter') {
-    fail('.labels', `a per-CPU label 'cpu' is not supported: kernscope sums per-CPU values; remove the label`);
   }
   let offset = 0;
   const labels: ByteLabel[] = config.labels.map((label, i) => {
@@ -106,9 +110,10 @@ function metricOf(
     name: prefix + config.name,
     help: config.help,
     map: map.name,
-    keySize: map.keySize,
+    keySize: replaceKey ? 2 : expected,
     labels,
   };
+  if (perCpu) definition.perCpuRows = { replaceKey };
   if (config.kind === 'histogram') {
     const bucket = labels.pop()!;
     definition.histogram = bucketsOf(config, bucket.offset, bucket.size);
