@@ -4,6 +4,9 @@
  * linear histogram of their argument count (argv[0] included). The
  * tracepoint fires once the new program is in place, so the current task's
  * comm is already the new one (for a script, the script's file name).
+ * Each exec is also a record in exec_events, which `kernscope trace
+ * exec_argc` prints (the YAML's trace section); nothing reads the ring
+ * otherwise, so reservations then fail and the histogram still counts.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -28,6 +31,17 @@ struct {
 	__type(value, __u64);
 } exec_arguments SEC(".maps");
 
+struct exec_event {
+	__u32 pid;
+	__u32 argc;
+	char comm[COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} exec_events SEC(".maps");
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -36,5 +50,13 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
 
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	ksx_linear_add(&exec_arguments, &key, MAX_BUCKET, argc > 0 ? (__u64)argc : 0);
+
+	struct exec_event *event = bpf_ringbuf_reserve(&exec_events, sizeof(*event), 0);
+	if (!event)
+		return 0;
+	event->pid = bpf_get_current_pid_tgid() >> 32;
+	event->argc = argc;
+	__builtin_memcpy(event->comm, key.comm, sizeof(event->comm));
+	bpf_ringbuf_submit(event, 0);
 	return 0;
 }

@@ -54,8 +54,7 @@ class ByteKeyLabeller implements KeyLabeller {
 
 /**
  * A bucketed map's entries grouped by key without its bucket: words 0..n-1
- * count buckets keys[0..n-1], word n the keys past them (+Inf), word n + 1
- * the sum.
+ * count buckets keys[0..n-1], word n (+Inf) stays 0, word n + 1 is the sum.
  */
 class BucketGroups implements EntrySource {
   private readonly index = new Map<number, number>();
@@ -81,8 +80,9 @@ class BucketGroups implements EntrySource {
         group = { key: new DataView(rest.buffer), totals: new Float64Array(keys.length + 2) };
         groups.set(id, group);
       }
-      const word = bucket === sumKey ? keys.length + 1 : (this.index.get(bucket) ?? keys.length);
-      group.totals[word] += entry.totals[0];
+      // Keys past the range (but the sum's) are not counted, as in ebpf_exporter: the program clamps to bucket_max.
+      const word = bucket === sumKey ? keys.length + 1 : this.index.get(bucket);
+      if (word !== undefined) group.totals[word] += entry.totals[0];
     }
     return [...groups.values()];
   }

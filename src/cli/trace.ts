@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import type { AgentOptions } from '../config/AgentOptions';
-import { flagLayer } from '../config/loadConfig';
+import { flagLayer, useProbeDirs } from '../config/loadConfig';
 import { resolveCgroup } from '../kernel/cgroup';
 import { CONTAINER_ID_ACCEPTED, containerCgroup, isContainerId } from '../enrich/containerCgroup';
 import { missingKernelBtf } from '../kernel/hostSupport';
@@ -15,7 +15,7 @@ import { ensureTracefs } from '../kernel/tracefs';
 import { describeVariant, ProbeLoadError } from '../load/ProbeLoader';
 import type { LoadSettings } from '../load/ProbeLoader';
 import { addon } from '../native/addon';
-import { BUILTIN_PROBES, findProbe } from '../probes';
+import { BUILTIN_PROBES, allProbes, findProbe } from '../probes';
 import type { ProbeDefinition } from '../probes/ProbeDefinition';
 import type { TraceEvent } from '../trace/TraceFormat';
 import { TraceTable, clockTime, jsonLine } from '../trace/TraceFormat';
@@ -24,7 +24,8 @@ import { TraceSummary } from '../trace/TraceSummary';
 import { UsageError } from './UsageError';
 
 const traceable = (): string =>
-  BUILTIN_PROBES.filter((p) => p.trace)
+  allProbes()
+    .filter((p) => p.trace)
     .map((p) => p.name)
     .join(', ');
 
@@ -34,7 +35,7 @@ Streams each event of the probes as it happens: time, pid, command and the
 probe's own fields (addresses and ports, disk, bytes, syscall, errno, latency).
 Ctrl-C or --duration ends it with a summary. Lost events are reported inline.
 
-Probes: ${traceable()}
+Probes: ${traceable()}, and user probes with a trace section (--probe-dir)
 
 Options:
   --json               one JSON object per line (the summary goes to stderr)
@@ -44,6 +45,7 @@ Options:
   --container ID       only this container (its cgroup; ID as crictl ps / docker ps show it)
   --min-latency MS     only events at least this slow (probes that measure a latency)
   --duration S         stop after S seconds
+  --probe-dir DIR      user probes (README, Your own probes): those with a trace section; repeatable
   -h, --help           this text
 
 Examples:
@@ -116,6 +118,7 @@ export function parseTraceArgs(argv: string[]): TraceArgs | undefined {
         container: { type: 'string' },
         'min-latency': { type: 'string' },
         duration: { type: 'string' },
+        'probe-dir': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -125,7 +128,15 @@ export function parseTraceArgs(argv: string[]): TraceArgs | undefined {
   const { values, positionals } = parsed;
   if (values.help) return undefined;
   if (positionals.length !== 1) throw usage(`expected one PROBE[,PROBE...] argument, got ${positionals.length}`);
+  useProbeDirs({ 'probe-dir': values['probe-dir'] });
   const probes = selectProbes(positionals[0]);
+  const user = probes.find((p) => p.user);
+  const kernelFilter = ['pid', 'cgroup', 'container'].find((flag) => values[flag as 'pid'] !== undefined);
+  if (user && kernelFilter) {
+    throw usage(
+      `--${kernelFilter} filters in the kernel, which user probe ${user.name} does not: filter in its program, or use --comm`,
+    );
+  }
 
   const settings: LoadSettings = { ringBytes: 8 * 1024 * 1024, wakeupBytes: 64 * 1024 };
   const { tgid } = agentFilter({ pid: values.pid });

@@ -320,8 +320,15 @@ export function resolveOptions(
   env: NodeJS.ProcessEnv = process.env,
   read?: (path: string) => string,
 ): ResolvedOptions {
-  // User probes are probe names too: their directories are read before the layers that name probes are checked.
-  const first = readLayers(flags, env, read).layers;
+  // User probes are probe names too: their directories are read before the layers that name probes are
+  // checked, so the layers are read twice; the config file (which may be a pipe) only once.
+  const texts = new Map<string, string>();
+  const readOnce = (file: string): string => {
+    const text = texts.get(file) ?? (read ?? ((f: string) => readFileSync(f, 'utf8')))(file);
+    texts.set(file, text);
+    return text;
+  };
+  const first = readLayers(flags, env, readOnce).layers;
   // A bad probe directory would also make every probe name of it unknown: say only the cause.
   const dirs = settingOf('probeDirs');
   OptionErrors.throwIfAny(
@@ -330,7 +337,7 @@ export function resolveOptions(
       .filter((e) => [dirs.flag, dirs.env].includes(e.key) || e.key.startsWith(`${dirs.file} `)),
   );
   useUserProbesOf(first);
-  const { layers, environment, command } = readLayers(flags, env, read);
+  const { layers, environment, command } = readLayers(flags, env, readOnce);
   OptionErrors.throwIfAny(layers.flatMap((layer) => layer.errors));
 
   const values: Partial<Record<Setting['key'], unknown>> = {};

@@ -15,6 +15,8 @@ import { CORRUPT_HEADERS, WALKED_RECORDS, compileRecordLoop } from './RecordLoop
 
 export interface DrainSettings {
   intervalMs: number;
+  /** The ring buffer map: `events` in every built-in object, a user probe's own (its trace `ringbuf`). */
+  ring?: string;
 }
 
 export class RingDrain {
@@ -39,7 +41,7 @@ export class RingDrain {
     sink: RecordSink,
     private readonly settings: DrainSettings,
   ) {
-    const reader = new addon.RingReader(object, 'events');
+    const reader = new addon.RingReader(object, settings.ring ?? 'events');
     this.reader = reader;
     this.view = new DataView(reader.producer, reader.dataOffset);
     this.words = new Int32Array(reader.producer, reader.dataOffset);

@@ -234,4 +234,6 @@ export interface UserProbeSource {
   /** Kernel symbols whose addresses fill `const volatile u64 kaddr_<symbol>` before load. */
   kaddrs: string[];
   metrics: UserMapMetricDefinition[];
+  /** The ring buffer `kernscope trace` prints (the config's `trace`), each record walked as a key is. */
+  trace?: { ringbuf: string; labels: ByteLabel[] };
 }

@@ -37,8 +37,8 @@ export function toEvent(probe: string, trace: TraceDefinition, record: DecodedRe
   return {
     probe,
     timeMs,
-    pid: record[trace.pidField ?? 'hdr.tgid'] as number,
-    comm: record.comm as string,
+    pid: (record[trace.pidField ?? 'hdr.tgid'] as number | undefined) ?? 0,
+    comm: (record.comm as string | undefined) ?? '',
     fields,
   };
 }

@@ -13,6 +13,7 @@ import type { KernelFeatures } from '../native/addon';
 import type { ProbeDefinition, TraceDefinition } from '../probes/ProbeDefinition';
 import type { TraceEvent } from './TraceFormat';
 import { FILTERED_RECORD, INVALID_RECORD, TraceDecoder } from './TraceDecoder';
+import { UserTraceDecoder } from './UserTraceDecoder';
 
 export interface TraceHandlers {
   event(event: TraceEvent): void;
@@ -64,6 +65,7 @@ export class TraceSession {
         try {
           const drain = new RingDrain(loaded.object, this.sinkFor(definition, trace, loaded), {
             intervalMs: 50,
+            ring: definition.user?.trace?.ringbuf,
           });
           this.probes.push({ definition, trace, loaded, drain, lostReported: lostEventsOf(loaded.object) });
           drain.start();
@@ -105,13 +107,7 @@ export class TraceSession {
 
   private sinkFor(definition: ProbeDefinition, trace: TraceDefinition, loaded: LoadedProbe) {
     const probe = definition.name;
-    if (!definition.record) throw new Error(`${probe}: traced, but its definition names no ring record`);
-    const decoder = new TraceDecoder(
-      probe,
-      trace,
-      ResolvedRecord.resolve(loaded.object, probe, definition.record),
-      this.commPattern,
-    );
+    const decoder = this.decoderOf(definition, trace, loaded);
     return callbackSink((view, words, record, length) => {
       const event = decoder.decode(view, words, record, length);
       if (event === INVALID_RECORD) {
@@ -122,5 +118,18 @@ export class TraceSession {
       this.totals.events.set(probe, (this.totals.events.get(probe) ?? 0) + 1);
       this.handlers.event(event);
     });
+  }
+
+  private decoderOf(
+    definition: ProbeDefinition,
+    trace: TraceDefinition,
+    loaded: LoadedProbe,
+  ): TraceDecoder | UserTraceDecoder {
+    const probe = definition.name;
+    const user = definition.user?.trace;
+    if (user) return new UserTraceDecoder(probe, trace, user.labels, this.commPattern);
+    if (!definition.record) throw new Error(`${probe}: traced, but its definition names no ring record`);
+    const record = ResolvedRecord.resolve(loaded.object, probe, definition.record);
+    return new TraceDecoder(probe, trace, record, this.commPattern);
   }
 }

@@ -32,9 +32,16 @@ export interface MetricConfig {
   bucketKeys: number[];
 }
 
+/** kernscope's own section (ebpf_exporter ignores it): a ring buffer's records, for `kernscope trace`. */
+export interface TraceConfig {
+  ringbuf: string;
+  labels: LabelConfig[];
+}
+
 export interface UserProbeConfig {
   metrics: MetricConfig[];
   kaddrs: string[];
+  trace?: TraceConfig;
 }
 
 const BUCKET_TYPES: readonly BucketType[] = ['exp2', 'exp2zero', 'linear', 'fixed'];
@@ -218,9 +225,12 @@ export function parseUserProbeConfig(text: string, file: string): UserProbeConfi
   const document = parseDocument(text, { uniqueKeys: true });
   const [syntax] = document.errors;
   if (syntax) reader.fail('', `cannot parse: ${syntax.message.split('\n')[0].replace(/:$/, '')}`);
-  const root = reader.mapping(document.toJS(), '', ['metrics', 'kaddrs', 'tracing', 'cgroup_id_map']);
+  const root = reader.mapping(document.toJS(), '', ['metrics', 'kaddrs', 'tracing', 'cgroup_id_map', 'trace']);
   if (root.tracing !== undefined) {
-    reader.fail('tracing', 'spans (tracing) are not supported: kernscope exports metrics; remove the section');
+    reader.fail(
+      'tracing',
+      'spans are not supported: remove the section (a `trace:` section shows records in kernscope trace)',
+    );
   }
   if (root.cgroup_id_map !== undefined) {
     reader.fail('cgroup_id_map', 'not supported: filter by cgroup in the BPF program, or use kernscope run --cgroup');
@@ -241,5 +251,15 @@ export function parseUserProbeConfig(text: string, file: string): UserProbeConfi
   const kaddrs = reader
     .list(root.kaddrs, 'kaddrs')
     .map((s, i) => reader.text(s, `kaddrs[${i}]`, /^[\w.$]+$/, 'a kernel symbol'));
-  return { metrics: configs, kaddrs };
+  const config: UserProbeConfig = { metrics: configs, kaddrs };
+  if (root.trace !== undefined) {
+    const trace = reader.mapping(root.trace, 'trace', ['ringbuf', 'labels']);
+    const labels = reader.list(trace.labels, 'trace.labels').map((l, i) => labelOf(reader, l, `trace.labels[${i}]`));
+    if (labels.length === 0) reader.fail('trace.labels', "no labels; describe the record's fields");
+    config.trace = {
+      ringbuf: reader.text(trace.ringbuf, 'trace.ringbuf', undefined, 'a ring buffer map name'),
+      labels,
+    };
+  }
+  return config;
 }

@@ -15,13 +15,14 @@ import type {
   BucketedHistogram,
   ByteLabel,
   ProbeDefinition,
+  TraceDefinition,
   UserMapMetricDefinition,
 } from '../probes/ProbeDefinition';
 import type { Decode } from './decoders';
 import { DECODERS, DecoderProblem, chain } from './decoders';
 import { verifyUserObject } from './objectSum';
 import { SUPPORTED_SECTIONS, variantOfSection } from './sections';
-import type { MetricConfig, UserProbeConfig } from './userProbeConfig';
+import type { LabelConfig, MetricConfig, TraceConfig, UserProbeConfig } from './userProbeConfig';
 import { parseUserProbeConfig } from './userProbeConfig';
 import { UserProbeError } from './UserProbeError';
 
@@ -54,6 +55,50 @@ function bucketsOf(metric: MetricConfig, offset: number, size: number): Bucketed
     linear: (i: number) => i * m,
   }[metric.bucketType as 'exp2' | 'exp2zero' | 'linear'];
   return { offset, size, keys, bounds: keys.map(bound), sumKey: metric.bucketMax + 1, sumScale: m };
+}
+
+/** Labels walked over a key or record: each at its offset, decoded by its chain. */
+function byteLabelsOf(configs: LabelConfig[], fail: (key: string, problem: string) => never): ByteLabel[] {
+  let offset = 0;
+  return configs.map((label, i) => {
+    const decoders: Decode[] = label.decoders.map((decoder, d) => {
+      try {
+        return DECODERS[decoder.name].build(decoder);
+      } catch (error) {
+        if (!(error instanceof DecoderProblem)) throw error;
+        return fail(`.labels[${i}].decoders[${d}]`, error.message);
+      }
+    });
+    const byteLabel: ByteLabel = { name: label.name, offset, size: label.size, decode: chain(decoders) };
+    if (label.decoders.some((d) => d.name === 'cgroup') && label.size === 8) byteLabel.cgroup = true;
+    offset += label.size + label.padding;
+    return byteLabel;
+  });
+}
+
+/** What `kernscope trace` shows of a user probe: each record's labels, pid and comm where it has them. */
+function traceOf(config: TraceConfig, maps: MapInfo[], file: string, objectName: string) {
+  const ring = maps.find((m) => m.name === config.ringbuf);
+  if (ring?.type !== 'ringbuf') {
+    throw new UserProbeError(file, 'trace.ringbuf', `${objectName} has no ring buffer map ${config.ringbuf}`);
+  }
+  const labels = byteLabelsOf(config.labels, (key, problem) => {
+    throw new UserProbeError(file, `trace${key}`, problem);
+  });
+  const trace: TraceDefinition = {
+    optIn: false,
+    pidField: 'pid',
+    columns: labels
+      .filter((label) => label.name !== 'pid' && label.name !== 'comm')
+      .map((label, i, all) => ({
+        name: label.name,
+        heading: label.name.toUpperCase(),
+        width: Math.max(8, label.name.length),
+        value: (record) => record[label.name] as string | number,
+        last: i === all.length - 1,
+      })),
+  };
+  return { source: { ringbuf: config.ringbuf, labels }, trace };
 }
 
 function metricOf(
@@ -90,21 +135,7 @@ function metricOf(
       `the labels' sizes and paddings add up to ${keySize} bytes, but map ${map.name}'s key has ${map.keySize}${cpu}`,
     );
   }
-  let offset = 0;
-  const labels: ByteLabel[] = config.labels.map((label, i) => {
-    const decoders: Decode[] = label.decoders.map((decoder, d) => {
-      try {
-        return DECODERS[decoder.name].build(decoder);
-      } catch (error) {
-        if (!(error instanceof DecoderProblem)) throw error;
-        return fail(`.labels[${i}].decoders[${d}]`, error.message);
-      }
-    });
-    const byteLabel: ByteLabel = { name: label.name, offset, size: label.size, decode: chain(decoders) };
-    if (label.decoders.some((d) => d.name === 'cgroup') && label.size === 8) byteLabel.cgroup = true;
-    offset += label.size + label.padding;
-    return byteLabel;
-  });
+  const labels = byteLabelsOf(config.labels, (key, problem) => fail(key, problem));
   const definition: UserMapMetricDefinition = {
     type: config.kind,
     name: prefix + config.name,
@@ -185,6 +216,7 @@ export function userProbe(dir: string, name: string, prefix = DEFAULT_METRIC_PRE
     const metrics = config.metrics.map((metric) =>
       metricOf(metric, maps, configFile, path.basename(objectFile), prefix),
     );
+    const traced = config.trace && traceOf(config.trace, maps, configFile, path.basename(objectFile));
     return {
       name,
       summary: `user probe (${configFile}): ${metrics.map((m) => m.name).join(', ')}`,
@@ -193,7 +225,8 @@ export function userProbe(dir: string, name: string, prefix = DEFAULT_METRIC_PRE
       attach: attachPointsOf(object, objectFile),
       recordMetrics: [],
       mapMetrics: [],
-      user: { config: configFile, kaddrs: config.kaddrs, metrics },
+      user: { config: configFile, kaddrs: config.kaddrs, metrics, trace: traced?.source },
+      trace: traced?.trace,
     };
   } finally {
     object.close();

@@ -3,7 +3,7 @@
 // with the summary, bad usage is one line and exit 2, and the tracer leaves
 // nothing in the kernel.
 import type { ChildProcessByStdio } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -12,7 +12,7 @@ import t from 'tap';
 
 import { bpfIdsOf, waitGone } from '../helpers/bpftool';
 import { createCgroup, execsIn } from '../helpers/cgroup';
-import { CLI } from '../helpers/paths';
+import { CLI, ROOT } from '../helpers/paths';
 import { lines, run, spawnClean, waitExit } from '../helpers/process';
 import type { HasTeardown } from '../helpers/teardown';
 import { waitFor } from '../helpers/teardown';
@@ -137,4 +137,57 @@ void t.test('bad usage: one line naming the problem and the fix, exit 2', async 
     t.match(result.stderr, pattern, `${args.join(' ')}: names the problem`);
     t.equal(lines(result.stderr).length, 1, `${args.join(' ')}: one line`);
   }
+});
+
+void t.test('trace a user probe: its ring records as its trace section decodes them', async (t) => {
+  // A copy of true under a name of its own: only the workload's execs match the --comm pattern.
+  const dir = mkdtempSync(path.join(tmpdir(), 'kernscope-trace-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const binary = path.join(dir, 'ks-traced');
+  writeFileSync(binary, readFileSync('/bin/true'), { mode: 0o755 });
+  const examples = path.join(ROOT, 'examples');
+  const tracer = await startTrace(t, ['exec_argc', '--probe-dir', examples, '--json', '--comm', 'ks-traced']);
+  const ids = bpfIdsOf(tracer.child.pid!);
+  const ARGS = [0, 1, 5];
+  for (const n of ARGS) {
+    const result = await run(
+      binary,
+      Array.from({ length: n }, (_, i) => `a${i}`),
+    );
+    t.equal(result.code, 0, `ks-traced with ${n} arguments`);
+  }
+  await waitFor('3 events', () => (jsonEvents(tracer.stdout()).length >= ARGS.length ? true : undefined));
+  const { exit, stdout, stderr } = await stopTrace(tracer);
+  t.same(exit, { code: 0, signal: null }, 'Ctrl-C ends it, exit 0');
+  const events = jsonEvents(stdout);
+  t.same(
+    events.map((e) => ({ probe: e.probe, comm: e.comm, argc: e.argc })),
+    ARGS.map((n) => ({ probe: 'exec_argc', comm: 'ks-traced', argc: n + 1 })),
+    'one event per exec, argc with argv[0]',
+  );
+  t.ok(
+    events.every(
+      (e) => typeof e.pid === 'number' && (e.pid as number) > 0 && !Number.isNaN(Date.parse(e.time as string)),
+    ),
+    'a pid and an ISO time on each',
+  );
+  t.match(stderr, /exec_argc: 3 events, 0 lost/, 'the summary');
+  t.same(
+    await waitGone(ids.progIds, ids.linkIds, 2500, ids.mapIds),
+    { progs: [], links: [], maps: [] },
+    'nothing left',
+  );
+});
+
+void t.test('trace refuses a kernel filter for a user probe, and a user probe without a trace section', async (t) => {
+  const examples = path.join(ROOT, 'examples');
+  const filtered = await run(process.execPath, [CLI, 'trace', 'exec_argc', '--probe-dir', examples, '--pid', '1']);
+  t.equal(filtered.code, 2);
+  t.equal(
+    filtered.stderr.trim(),
+    'kernscope: --pid filters in the kernel, which user probe exec_argc does not: filter in its program, or use --comm; see kernscope trace --help',
+  );
+  const untraced = await run(process.execPath, [CLI, 'trace', 'softirqs', '--probe-dir', examples]);
+  t.equal(untraced.code, 2);
+  t.match(untraced.stderr.trim(), /^kernscope: probe softirqs has no events to trace/);
 });

@@ -119,7 +119,7 @@ const BAD: [what: string, make: (t: HasTeardown) => string, args: string[], mess
     'a metric without its map',
     (t) => probeDir(t, EXEC_ARGC.replace('exec_arguments', 'exec_args')),
     [],
-    /\/mine\.yaml: metrics\.histograms\[0\]\.name: mine\.bpf\.o has no map exec_args \(a metric reads the map of its name; maps: exec_arguments\)$/,
+    /\/mine\.yaml: metrics\.histograms\[0\]\.name: mine\.bpf\.o has no map exec_args \(a metric reads the map of its name; maps: exec_arguments, exec_events\)$/,
   ],
   [
     'labels that do not add up to the key',

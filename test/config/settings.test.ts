@@ -13,7 +13,9 @@ import { ROOT } from '../helpers/paths';
 void t.test('environment variable and flag follow the file key (README: Configuration)', (t) => {
   for (const setting of SETTINGS) {
     t.equal(setting.env, `KERNSCOPE_${setting.file.toUpperCase()}`, `${setting.file}: variable`);
-    t.equal(setting.flag, `--${setting.file.replaceAll('_', '-')}`, `${setting.file}: flag`);
+    // A repeatable flag names one of the list: probe_dirs, --probe-dir.
+    const flag = setting.repeatable ? setting.file.replace(/s$/, '') : setting.file;
+    t.equal(setting.flag, `--${flag.replaceAll('_', '-')}`, `${setting.file}: flag`);
   }
   t.end();
 });
@@ -33,6 +35,7 @@ void t.test('each setting is a parseArgs option: a switch without a placeholder,
   );
   for (const setting of SETTINGS) {
     t.equal(SETTING_FLAGS[setting.flag.slice(2)].type, setting.placeholder ? 'string' : 'boolean', setting.flag);
+    t.equal(SETTING_FLAGS[setting.flag.slice(2)].multiple, setting.repeatable, `${setting.flag}: repeatable`);
   }
   t.end();
 });

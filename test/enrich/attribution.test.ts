@@ -109,17 +109,27 @@ void t.test('a user probe label decoded with cgroup keeps its path and gains nam
   }
   t.equal(failed, 0, `${MOVES} moves between CPU 0 and 1`);
 
+  // Each move migrates the task, but the first when it already ran on CPU 0.
   const labels = { cgroup: known, namespace: 'shop', pod: 'web-1', container: 'app' };
-  const migrations = await waitFor('the migrations counted', async () => {
-    const value = valueOf(await agent.metrics(), 'kernscope_sched_migrations_total', labels) ?? 0;
-    return value >= MOVES ? value : undefined;
+  let seen: Sample[] = [];
+  const migrations = await waitFor(
+    'the migrations counted',
+    async () => {
+      seen = await agent.metrics();
+      const value = valueOf(seen, 'kernscope_sched_migrations_total', labels) ?? 0;
+      return value >= MOVES - 1 ? value : undefined;
+    },
+    { timeoutMs: 15000 },
+  ).catch((error: Error) => {
+    t.comment(seen.filter((s) => s.name === 'kernscope_sched_migrations_total'));
+    throw error;
   });
-  t.ok(migrations >= MOVES, `at least one migration per move (${migrations})`);
+  t.ok(migrations >= MOVES - 1, `a migration per move (${migrations})`);
 
   // OTLP: the same series, the pod under OpenTelemetry's names, the cgroup path kept.
   const exported = await waitFor('the migrations exported over OTLP', () => {
     const points = receiver.latestMetrics().get('kernscope.sched.migrations')?.points ?? [];
-    return points.find((p) => p.attributes.cgroup === known && (p.value as number) >= MOVES);
+    return points.find((p) => p.attributes.cgroup === known && (p.value as number) >= MOVES - 1);
   });
   t.match(exported.attributes, { 'k8s.namespace.name': 'shop', 'k8s.pod.name': 'web-1', 'k8s.container.name': 'app' });
 });

@@ -90,13 +90,13 @@ const BAD: [what: string, yaml: string, message: string][] = [
   [
     'an unknown top-level key',
     'metric: {}',
-    `${FILE}: metric: unknown key; expected one of metrics, kaddrs, tracing, cgroup_id_map`,
+    `${FILE}: metric: unknown key; expected one of metrics, kaddrs, tracing, cgroup_id_map, trace`,
   ],
   ['no metrics', 'metrics: {}', `${FILE}: metrics: no counters or histograms; add at least one`],
   [
     'tracing spans',
     'tracing: {spans: []}',
-    `${FILE}: tracing: spans (tracing) are not supported: kernscope exports metrics; remove the section`,
+    `${FILE}: tracing: spans are not supported: remove the section (a \`trace:\` section shows records in kernscope trace)`,
   ],
   [
     'an unknown metric key',
@@ -165,6 +165,11 @@ const BAD: [what: string, yaml: string, message: string][] = [
     'fixed keys out of order',
     histogram('      bucket_type: fixed\n      bucket_keys: [4, 2]\n'),
     `${FILE}: metrics.histograms[0].bucket_keys: bucket keys must be ascending`,
+  ],
+  [
+    'a trace section without labels',
+    'metrics: {counters: [{name: a, help: b}]}\ntrace: {ringbuf: events}',
+    `${FILE}: trace.labels: no labels; describe the record's fields`,
   ],
   [
     'a metric defined twice',
