@@ -167,7 +167,7 @@ void t.test('trace a user probe: its ring records as its trace section decodes t
   );
   t.ok(
     events.every(
-      (e) => typeof e.pid === 'number' && (e.pid as number) > 0 && !Number.isNaN(Date.parse(e.time as string)),
+      (e) => typeof e.pid === 'number' && (e.pid) > 0 && !Number.isNaN(Date.parse(e.time as string)),
     ),
     'a pid and an ISO time on each',
   );
