@@ -166,9 +166,7 @@ void t.test('trace a user probe: its ring records as its trace section decodes t
     'one event per exec, argc with argv[0]',
   );
   t.ok(
-    events.every(
-      (e) => typeof e.pid === 'number' && (e.pid) > 0 && !Number.isNaN(Date.parse(e.time as string)),
-    ),
+    events.every((e) => typeof e.pid === 'number' && e.pid > 0 && !Number.isNaN(Date.parse(e.time as string))),
     'a pid and an ISO time on each',
   );
   t.match(stderr, /exec_argc: 3 events, 0 lost/, 'the summary');
