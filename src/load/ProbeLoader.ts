@@ -251,7 +251,8 @@ export class ProbeLoader {
     for (const symbol of symbols) {
       const address = this.kallsyms.address(symbol);
       if (address === undefined) {
-        throw new ProbeLoadError(definition.name, `probe ${definition.name}: kaddrs: no kernel symbol ${symbol}`, []);
+        const why = `kaddrs: no kernel symbol ${symbol} in /proc/kallsyms (data symbols need CONFIG_KALLSYMS_ALL)`;
+        throw new ProbeLoadError(definition.name, `probe ${definition.name}: ${why}`, []);
       }
       object.setConstant(`kaddr_${symbol}`, u64(address));
     }

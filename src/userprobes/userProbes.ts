@@ -217,6 +217,18 @@ export function userProbe(dir: string, name: string, prefix = DEFAULT_METRIC_PRE
       metricOf(metric, maps, configFile, path.basename(objectFile), prefix),
     );
     const traced = config.trace && traceOf(config.trace, maps, configFile, path.basename(objectFile));
+    config.kaddrs.forEach((symbol, i) => {
+      try {
+        object.setConstant(`kaddr_${symbol}`, new Uint8Array(8)); // on this opened copy only: it proves the constant is there
+      } catch {
+        const declare = `declare const volatile u64 kaddr_${symbol} = 0; in ${name}.bpf.c`;
+        throw new UserProbeError(
+          configFile,
+          `kaddrs[${i}]`,
+          `${path.basename(objectFile)} has no u64 kaddr_${symbol}: ${declare}`,
+        );
+      }
+    });
     return {
       name,
       summary: `user probe (${configFile}): ${metrics.map((m) => m.name).join(', ')}`,

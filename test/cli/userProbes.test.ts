@@ -1,6 +1,7 @@
 // User probe directories at the command line: a good one checks without
 // root and lists its probes; a bad one is one line naming the file, the key
 // and the fix, exit 2, whichever command reads it (run, probes, stats).
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -164,6 +165,12 @@ const BAD: [what: string, make: (t: HasTeardown) => string, args: string[], mess
     /\/mine\.yaml: metrics\.histograms\[0\]\.bucket_mn: unknown key; expected one of name, help, labels, bucket_type, bucket_min, bucket_max, bucket_multiplier, bucket_keys$/,
   ],
   [
+    'kaddrs the object does not declare',
+    (t) => probeDir(t, `kaddrs: [tcp_connect]\n${EXEC_ARGC}`),
+    [],
+    /\/mine\.yaml: kaddrs\[0\]: mine\.bpf\.o has no u64 kaddr_tcp_connect: declare const volatile u64 kaddr_tcp_connect = 0; in mine\.bpf\.c$/,
+  ],
+  [
     'a probe name that is in no directory',
     (t) => probeDir(t, EXEC_ARGC),
     ['--probes', 'yours'],
@@ -202,3 +209,59 @@ void t.test('probes and stats read --probe-dir as run does', async (t) => {
   }
   t.end();
 });
+
+/** A tiny object declaring kaddr_<symbol>, built here with clang as a user would build theirs. */
+function objectWithKaddr(dir: string, symbol: string): void {
+  const source = path.join(dir, 'mine.bpf.c');
+  writeFileSync(
+    source,
+    `#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+const volatile __u64 kaddr_${symbol} = 0;
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); } starts_total SEC(".maps");
+SEC("tp_btf/sched_process_exec") int on_exec(void *ctx) { __u32 k = 0; __u64 *v = bpf_map_lookup_elem(&starts_total, &k); if (v && kaddr_${symbol}) __sync_fetch_and_add(v, 1); return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`,
+  );
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x86_64';
+  execFileSync('clang', [
+    '-g',
+    '-O2',
+    '-target',
+    'bpf',
+    '-I',
+    path.join(ROOT, 'bpf', 'vmlinux', arch),
+    '-c',
+    source,
+    '-o',
+    path.join(dir, 'mine.bpf.o'),
+  ]);
+  writeFileSync(
+    path.join(dir, 'mine.yaml'),
+    `kaddrs: [${symbol}]\nmetrics:\n  counters:\n    - {name: starts_total, help: h}\n`,
+  );
+}
+
+void t.test(
+  'a kaddrs symbol the kernel does not have: the probe is not attached; --strict: one line, exit 1',
+  async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kernscope-probes-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    objectWithKaddr(dir, 'no_such_symbol_ks');
+    const result = await kernscope([
+      'run',
+      '--listen',
+      '127.0.0.1:0',
+      '--strict',
+      '--probe-dir',
+      dir,
+      '--probes',
+      'mine',
+    ]);
+    t.equal(result.code, 1, 'exit 1');
+    t.equal(
+      result.stderr.trim(),
+      'kernscope: probe mine: kaddrs: no kernel symbol no_such_symbol_ks in /proc/kallsyms (data symbols need CONFIG_KALLSYMS_ALL)',
+    );
+  },
+);
