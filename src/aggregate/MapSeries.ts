@@ -17,6 +17,8 @@ export interface KeyLabeller {
   readonly names: readonly string[];
   /** The key's labels; undefined leaves the key's samples out (a decoder that drops it). */
   labels(key: DataView): Labels | undefined;
+  /** Whether the labels are final: false while a lookup has not found its value yet (decoded again next time). */
+  settled?(labels: Labels): boolean;
   /** Whether `labels()` may drop a key: then every key is labelled, not only those under the cap. */
   readonly mayDrop: boolean;
   /** Byte offset of a u64 cgroup id in the key, labelled `namespace`, `pod`, `container` when attribution is on. */
@@ -166,7 +168,7 @@ export class MapSeries {
     const own = this.labeller.labels(key);
     const labels = own && expansion ? { ...own, ...expansion } : own;
     const fresh = { labels, key: labels ? Object.values(labels).join('\u0000') : '', expansion };
-    this.keyLabels[id] = fresh;
+    if (!labels || (this.labeller.settled?.(labels) ?? true)) this.keyLabels[id] = fresh;
     return fresh;
   }
 }

@@ -35,15 +35,20 @@ class ByteKeyLabeller implements KeyLabeller {
 
   constructor(
     readonly keySize: number,
-    private readonly labels_: ByteLabel[],
+    private readonly byteLabels: ByteLabel[],
   ) {
-    this.names = labels_.map((label) => label.name);
-    this.cgroupOffset = labels_.find((label) => label.cgroup && label.size === 8)?.offset;
+    this.names = byteLabels.map((label) => label.name);
+    this.cgroupOffset = byteLabels.find((label) => label.cgroup && label.size === 8)?.offset;
+  }
+
+  /** A lookup that has not found its value says `unknown...` (`unknown_cgroup_id:N`, `unknown:8:0`). */
+  settled(labels: Labels): boolean {
+    return this.byteLabels.every((label) => !label.lookup || !labels[label.name].startsWith('unknown'));
   }
 
   labels(key: DataView): Labels | undefined {
     const labels: Labels = {};
-    for (const label of this.labels_) {
+    for (const label of this.byteLabels) {
       const value = label.decode(new Uint8Array(key.buffer, key.byteOffset + label.offset, label.size));
       if (value === undefined) return undefined;
       labels[label.name] = value;

@@ -93,6 +93,12 @@ export interface ByteLabel {
   decode: (bytes: Uint8Array) => string | undefined;
   /** Decoded with `cgroup`: the bytes are a cgroup v2 id, which attribution expands to namespace, pod, container. */
   cgroup?: boolean;
+  /**
+   * Decoded through a table of the system (cgroups, disks, interfaces, kernel
+   * symbols): a value not found yet (`unknown...`) may be found later, so it is
+   * decoded again rather than kept.
+   */
+  lookup?: boolean;
 }
 
 /** A user probe's histogram: each key holds one bucket's count, the bucket being the key's last label. */

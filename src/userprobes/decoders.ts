@@ -216,6 +216,8 @@ interface DecoderKind {
   size?: { fits: (bytes: number) => boolean; accepted: string };
   /** Reads a number's decimal text (ebpf_exporter's convention): a decoder such as uint must come first. */
   text?: boolean;
+  /** Looks its input up in a table of the system, which may know it later: see ByteLabel.lookup. */
+  lookup?: boolean;
 }
 
 const atLeast = (n: number) => ({ fits: (bytes: number) => bytes >= n, accepted: `at least ${n}` });
@@ -261,9 +263,9 @@ export const DECODERS: Record<string, DecoderKind> = {
       return (n !== undefined && errnoNames.get(n)) || `unknown:${textOf(input)}`;
     },
   },
-  majorminor: { build: () => majorminor, size: atLeast(4) },
+  majorminor: { build: () => majorminor, size: atLeast(4), lookup: true },
   inet_ip: { build: () => ip },
-  cgroup: { build: () => cgroup, text: true },
+  cgroup: { build: () => cgroup, text: true, lookup: true },
   dname: { build: () => dname },
   ifname: {
     size: atLeast(4),

@@ -71,6 +71,7 @@ function byteLabelsOf(configs: LabelConfig[], fail: (key: string, problem: strin
     });
     const byteLabel: ByteLabel = { name: label.name, offset, size: label.size, decode: chain(decoders) };
     if (label.decoders.some((d) => d.name === 'cgroup') && label.size === 8) byteLabel.cgroup = true;
+    if (label.decoders.some((d) => DECODERS[d.name].lookup)) byteLabel.lookup = true;
     offset += label.size + label.padding;
     return byteLabel;
   });

@@ -149,3 +149,28 @@ void t.test("per-CPU rows: a last 'cpu' label makes each CPU's value a series", 
   );
   t.end();
 });
+
+void t.test('a lookup that has not found its value yet is decoded again; a found one is kept', (t) => {
+  const known = new Map<number, string>();
+  let decoded = 0;
+  const device: ByteLabel = {
+    ...uintLabel('device', 0),
+    lookup: true,
+    decode: (bytes) => {
+      decoded++;
+      return known.get(bytes[0]) ?? `unknown:${bytes[0]}`;
+    },
+  };
+  const [family] = userMapFamilies(
+    objectWith([[u32(7), [1]]]),
+    [{ type: 'counter', name: 'c', help: 'h', map: 'c', keySize: 4, labels: [device] }],
+    SETTINGS,
+  );
+  t.same(family.collect(), [{ labels: { device: 'unknown:7' }, value: 1 }], 'not known yet');
+  known.set(7, 'loop7'); // the disk appears
+  t.same(family.collect(), [{ labels: { device: 'loop7' }, value: 1 }], 'named once known');
+  const before = decoded;
+  family.collect();
+  t.equal(decoded, before, 'then kept: not decoded again');
+  t.end();
+});
