@@ -10,7 +10,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) $(BPF_WARNINGS) -I 
 BPF_SOURCES := $(wildcard bpf/*.bpf.c)
 BPF_OBJECTS := $(patsubst bpf/%.bpf.c,dist/bpf/%.bpf.o,$(BPF_SOURCES))
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool \
-	clang-format prometheus libbpf-tools bpftrace iproute2 make g++ python3 openssl tmux mmdebstrap
+	clang-format prometheus libbpf-tools bpftrace iproute2 make g++ python3 openssl tmux mmdebstrap pci.ids
 LISTEN ?= :9478
 
 ADDON := build/Release/kernscope.node

@@ -13,6 +13,8 @@ import { CgroupPaths } from '../enrich/CgroupPaths';
 import { ipv6 } from '../probes/addresses';
 import { SYSCALL_NAMES } from '../probes/syscallNames';
 import { Kallsyms } from './kallsyms';
+import type { PciIds } from './pciIds';
+import { PCI_IDS_FILES, systemPciIds } from './pciIds';
 
 export type DecoderInput = Uint8Array | string;
 export type Decode = (input: DecoderInput) => string | undefined;
@@ -194,21 +196,23 @@ function regexps(config: DecoderConfig): Decode {
   };
 }
 
-function pciUnsupported(name: string): Decode {
-  const present = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids'].some((file) => {
-    try {
-      readFileSync(file, { flag: 'r' });
-      return true;
-    } catch {
-      return false;
+/** A pci_* decoder: the name of the number the decoders before it wrote, from the system's pci.ids. */
+function pci(kind: keyof PciIds, what: string, hex: (n: number) => string): () => Decode {
+  return () => {
+    const ids = systemPciIds();
+    if (!ids) {
+      throw new DecoderProblem(
+        `pci_* decoders need pci.ids (${PCI_IDS_FILES.join(' or ')}): install the pci.ids package, or label the number with uint`,
+      );
     }
-  });
-  throw new DecoderProblem(
-    present
-      ? `${name} is not supported by kernscope; label the raw number with uint instead`
-      : `${name} is not supported here: no pci.ids (install the pci.ids package), and kernscope does not read it; label the raw number with uint instead`,
-  );
+    return (input) => {
+      const n = decimal(input);
+      return (n !== undefined && ids[kind].get(n)) || `unknown pci ${what}: 0x${hex(n ?? 0)}`;
+    };
+  };
 }
+
+const hex = (digits: number) => (n: number) => n.toString(16).padStart(digits, '0');
 
 /** A decoder: how to build it from its config and, first in a chain, which label sizes it can read. */
 interface DecoderKind {
@@ -274,10 +278,10 @@ export const DECODERS: Record<string, DecoderKind> = {
       return interfaceName(index) ?? `unknown:${index}`;
     },
   },
-  pci_vendor: { build: () => pciUnsupported('pci_vendor') },
-  pci_device: { build: () => pciUnsupported('pci_device') },
-  pci_class: { build: () => pciUnsupported('pci_class') },
-  pci_subclass: { build: () => pciUnsupported('pci_subclass') },
+  pci_vendor: { text: true, build: pci('vendors', 'vendor', hex(4)) },
+  pci_device: { text: true, build: pci('devices', 'device', hex(8)) },
+  pci_class: { text: true, build: pci('classes', 'class', hex(2)) },
+  pci_subclass: { text: true, build: pci('subclasses', 'subclass', hex(4)) },
 };
 
 /** The label's decoders as one function of its key bytes. */
