@@ -5,11 +5,13 @@
 // bounded amount and never hold up the ring drain on the same thread.
 import http from 'node:http';
 import https from 'node:https';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 import { parseListen } from '../config/listenAddress';
 import type { TlsSettings, WebSettings } from '../config/webConfig';
 import { BasicAuth } from './BasicAuth';
+import { ConnectionLimiter } from './ConnectionLimiter';
 import type { PrometheusExporter } from './PrometheusExporter';
 
 /** A scrape's request headers are a few hundred bytes; 8 KiB leaves room for proxies and caps what a request can make us hold. */
@@ -24,8 +26,14 @@ export const KEEP_ALIVE_TIMEOUT_MS = 5000;
 export const IDLE_SOCKET_TIMEOUT_MS = 30000;
 /** How often the header and request timeouts are enforced (Node's default, 30 s, would triple them). */
 const TIMEOUT_CHECK_INTERVAL_MS = 1000;
-/** A handful of scrapers and people; more connections are closed as soon as they are accepted. */
-export const MAX_CONNECTIONS = 64;
+/**
+ * Connections in all, and from one source address: past either, the oldest
+ * one doing nothing useful gives way (ConnectionLimiter), so slow clients
+ * cannot keep a scraper out. Each costs at most about MAX_HEADER_BYTES of
+ * parser buffer plus a socket (and a TLS session): README states the total.
+ */
+export const MAX_CONNECTIONS = 1024;
+export const MAX_CONNECTIONS_PER_SOURCE = 64;
 
 const TEXT = { 'content-type': 'text/plain' };
 
@@ -49,6 +57,7 @@ export class HttpServer {
   private readonly auth?: BasicAuth;
   /** The /metrics render in progress: concurrent scrapes share it instead of rendering once each. */
   private rendering?: Promise<string>;
+  readonly connections = new ConnectionLimiter({ total: MAX_CONNECTIONS, perSource: MAX_CONNECTIONS_PER_SOURCE });
 
   constructor(
     private readonly exporter: PrometheusExporter,
@@ -67,7 +76,8 @@ export class HttpServer {
       : http.createServer(limits, handler);
     this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     this.server.timeout = IDLE_SOCKET_TIMEOUT_MS;
-    this.server.maxConnections = MAX_CONNECTIONS;
+    // The TCP connection, before any TLS handshake: a handshake that never ends is a slow client too.
+    this.server.on('connection', (socket: net.Socket) => this.connections.admit(socket));
     if (web.users.size > 0) this.auth = new BasicAuth(web.users);
   }
 
@@ -94,6 +104,8 @@ export class HttpServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.connections.requestStarted(req.socket);
+    res.once('close', () => this.connections.requestEnded(req.socket));
     // Authentication first, as the exporter-toolkit does: a stranger learns nothing, not even which paths exist.
     const auth = this.auth && (await this.auth.check(req.headers.authorization));
     if (auth === 'denied') {

@@ -88,10 +88,10 @@ export class RawConnection {
     );
   }
 
-  /** Connects (rejects when the connection is refused); destroyed at teardown. */
-  static open(t: HasTeardown, port: number): Promise<RawConnection> {
+  /** Connects (from `localAddress`, e.g. 127.0.0.7, when given; rejects when refused); destroyed at teardown. */
+  static open(t: HasTeardown, port: number, localAddress?: string): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port });
+      const socket = net.connect({ host: '127.0.0.1', port, localAddress });
       t.teardown(() => socket.destroy());
       socket.once('error', reject);
       socket.once('connect', () => {
