@@ -23,7 +23,7 @@ import { createCgroup } from '../helpers/cgroup';
 import { select, valueOf } from '../helpers/metrics';
 import { spawnClean } from '../helpers/process';
 import type { HasTeardown } from '../helpers/teardown';
-import { scaled, sleep, waitFor } from '../helpers/teardown';
+import { TIME_SCALE, scaled, sleep, waitFor } from '../helpers/teardown';
 
 const SPINNERS = 3;
 // Longer where the kernel runs emulated (the kernel matrix): enough waits that the comparison below means something.
@@ -108,6 +108,8 @@ function schedulerSlice(): { ns: number; from: string } {
 
 /** Per run, how far the kernel's run_delay may fall short of real time (see below). */
 const CLOCK_SKIP_ALLOWANCE_S = 100e-6;
+/** Per run, how far the probe may fall short of run_delay (see below): a few us natively, scaled under emulation. */
+const QUEUED_TO_WAKEUP_ALLOWANCE_S = 5e-6 * TIME_SCALE;
 
 /**
  * The probe stamps both ends with ktime. The kernel stamps them with the
@@ -115,7 +117,11 @@ const CLOCK_SKIP_ALLOWANCE_S = 100e-6;
  * next clock update (rq_clock_skip_update), so its run_delay misses the time
  * from the wakeup to the switch (tens of us on this VM, more when the CPU was
  * idle). The probe may therefore exceed run_delay by up to
- * CLOCK_SKIP_ALLOWANCE_S per run, and must not fall short of it. Counts
+ * CLOCK_SKIP_ALLOWANCE_S per run. It may fall short of it by the time from
+ * the enqueue (where run_delay starts) to the sched_wakeup tracepoint (where
+ * the probe starts), which fires after the task is queued: a few us here,
+ * tens under QEMU's emulation (5.10 in the kernel matrix once came out 14 us
+ * a run short, 11% of a sleeper's short waits). Counts
  * differ by a few either way: the kernel counts a run only if it saw the
  * task queued (a task preempted after it set a sleeping state waits without
  * being counted), and a wait may straddle the probe's start.
@@ -126,7 +132,7 @@ function checkAgainstSchedstat(
   expected: { waitNs: number; runs: number },
 ): void {
   const kernel = expected.waitNs * 1e-9;
-  const low = kernel * 0.98 - 0.005;
+  const low = kernel * 0.98 - 0.005 - QUEUED_TO_WAKEUP_ALLOWANCE_S * expected.runs;
   const high = kernel * 1.02 + 0.005 + CLOCK_SKIP_ALLOWANCE_S * expected.runs;
   t.ok(
     observed.sumSeconds >= low && observed.sumSeconds <= high,
