@@ -12,7 +12,7 @@ import { UserProbeError } from '../userprobes/UserProbeError';
 import { userProbesIn } from '../userprobes/userProbes';
 import type { AgentOptions } from './AgentOptions';
 import { DEFAULT_OPTIONS } from './AgentOptions';
-import { OptionError, OptionErrors } from './OptionError';
+import { OptionError, OptionErrors, OptionProblems } from './OptionError';
 import { probeOptionErrors } from './probeOptionErrors';
 import type { ProbeOptions } from './probeOptions';
 import type { Setting, SettingNames } from './settings';
@@ -27,7 +27,7 @@ export interface Layer {
   /** How this source names each key it set, for messages. */
   names: SettingNames;
   probeOptions?: Record<string, ProbeOptions>;
-  errors: OptionError[];
+  problems: OptionProblems;
 }
 
 export interface ResolvedOptions {
@@ -94,14 +94,14 @@ function fromYaml(setting: Setting, value: unknown): unknown {
 }
 
 function emptyLayer(source: string): Layer {
-  return { source, values: {}, names: {}, errors: [] };
+  return { source, values: {}, names: {}, problems: new OptionProblems() };
 }
 
 /** Stores `value` in `layer` when its check passes, or records the error (showing `shown`, as written). */
 function set(layer: Layer, setting: Setting, value: unknown, name: string, shown: unknown): void {
   const error = settingError(setting, value, name);
   if (error) {
-    layer.errors.push(new OptionError(name, shown, error.accepted));
+    layer.problems.add(() => new OptionError(name, shown, error.accepted));
     return;
   }
   layer.values[setting.key] = value;
@@ -117,7 +117,9 @@ function probeFromYaml(layer: Layer, probe: string, raw: unknown, where: string)
   const prefix = `probes.${probe}`;
   if (raw === null || raw === undefined) return {};
   if (!plainObject(raw)) {
-    layer.errors.push(new OptionError(`${prefix}${where}`, raw, `a mapping of ${PROBE_KEYS.join(', ')} (or nothing)`));
+    layer.problems.add(
+      () => new OptionError(`${prefix}${where}`, raw, `a mapping of ${PROBE_KEYS.join(', ')} (or nothing)`),
+    );
     return undefined;
   }
   const options: ProbeOptions = {};
@@ -135,25 +137,25 @@ function probeFromYaml(layer: Layer, probe: string, raw: unknown, where: string)
       case 'labels':
         if (Array.isArray(value) && value.every((v) => typeof v === 'string')) options.labels = value;
         else {
-          layer.errors.push(new OptionError(name, value, 'a list of optional label names'));
+          layer.problems.add(() => new OptionError(name, value, 'a list of optional label names'));
           valid = false;
         }
         break;
       case 'buckets':
         if (plainObject(value)) options.buckets = value as Record<string, number[]>;
         else {
-          layer.errors.push(new OptionError(name, value, 'a mapping of histogram metric name to bucket bounds'));
+          layer.problems.add(() => new OptionError(name, value, 'a mapping of histogram metric name to bucket bounds'));
           valid = false;
         }
         break;
       default:
-        layer.errors.push(OptionError.unknownKey(name, `one of ${PROBE_KEYS.join(', ')}`));
+        layer.problems.add(() => OptionError.unknownKey(name, `one of ${PROBE_KEYS.join(', ')}`));
         valid = false;
     }
   }
-  const errors = probeOptionErrors(probe, options, prefix, where);
-  layer.errors.push(...errors);
-  return valid && errors.length === 0 ? options : undefined;
+  const before = layer.problems.count;
+  probeOptionErrors(probe, options, prefix, where, layer.problems);
+  return valid && layer.problems.count === before ? options : undefined;
 }
 
 /** The `probes:` key: a list of names, or a mapping of name to that probe's settings. */
@@ -164,8 +166,8 @@ function probesFromYaml(layer: Layer, raw: unknown, where: string): void {
     return;
   }
   if (!plainObject(raw)) {
-    layer.errors.push(
-      new OptionError(`probes${where}`, raw, `${setting.accepted}, or a mapping of probe name to its settings`),
+    layer.problems.add(
+      () => new OptionError(`probes${where}`, raw, `${setting.accepted}, or a mapping of probe name to its settings`),
     );
     return;
   }
@@ -173,7 +175,7 @@ function probesFromYaml(layer: Layer, raw: unknown, where: string): void {
   layer.probeOptions = {};
   for (const [probe, options] of Object.entries(raw)) {
     if (!known.includes(probe)) {
-      layer.errors.push(OptionError.unknownKey(`probes.${probe}${where}`, `probes among ${known.join(', ')}`));
+      layer.problems.add(() => OptionError.unknownKey(`probes.${probe}${where}`, `probes among ${known.join(', ')}`));
       continue;
     }
     const parsed = probeFromYaml(layer, probe, options, where);
@@ -191,7 +193,9 @@ export function fileLayer(path: string, from: string, read = (p: string) => read
     text = read(path);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    layer.errors.push(new OptionError(from, path, 'a readable YAML file', `cannot read ${from} ${path}: ${reason}`));
+    layer.problems.add(
+      () => new OptionError(from, path, 'a readable YAML file', `cannot read ${from} ${path}: ${reason}`),
+    );
     return layer;
   }
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
@@ -199,14 +203,14 @@ export function fileLayer(path: string, from: string, read = (p: string) => read
   if (syntax) {
     // The first error only: the ones after it are mostly its echoes.
     const message = syntax.message.split('\n')[0] ?? syntax.message;
-    layer.errors.push(new OptionError(from, path, 'YAML', `cannot parse ${path}: ${message}`));
+    layer.problems.add(() => new OptionError(from, path, 'YAML', `cannot parse ${path}: ${message}`));
     return layer;
   }
   const root: unknown = document.toJS();
   if (root === null || root === undefined) return layer; // empty file: nothing set
   const where = ` in ${path}`;
   if (!plainObject(root)) {
-    layer.errors.push(new OptionError(`the top level${where}`, root, 'a mapping of settings'));
+    layer.problems.add(() => new OptionError(`the top level${where}`, root, 'a mapping of settings'));
     return layer;
   }
   for (const [key, value] of Object.entries(root)) {
@@ -216,7 +220,9 @@ export function fileLayer(path: string, from: string, read = (p: string) => read
     }
     const setting = SETTINGS.find((s) => s.file === key);
     if (!setting) {
-      layer.errors.push(OptionError.unknownKey(`${key}${where}`, `one of ${SETTINGS.map((s) => s.file).join(', ')}`));
+      layer.problems.add(() =>
+        OptionError.unknownKey(`${key}${where}`, `one of ${SETTINGS.map((s) => s.file).join(', ')}`),
+      );
       continue;
     }
     set(layer, setting, fromYaml(setting, value), `${key}${where}`, value);
@@ -232,7 +238,7 @@ export function envLayer(env: NodeJS.ProcessEnv): Layer {
     const setting = SETTINGS.find((s) => s.env === name);
     if (!setting) {
       const names = [CONFIG_ENV, ...SETTINGS.map((s) => s.env)].join(', ');
-      layer.errors.push(OptionError.unknownKey(`environment variable ${name}`, `one of ${names}`));
+      layer.problems.add(() => OptionError.unknownKey(`environment variable ${name}`, `one of ${names}`));
       continue;
     }
     if (raw === undefined || raw === '') continue;
@@ -264,9 +270,11 @@ function readLayers(
   const layers: Layer[] = [];
   if (configPath !== undefined) {
     const from = typeof configFlag === 'string' ? '--config' : CONFIG_ENV;
-    if (configPath === '')
-      layers.push({ ...emptyLayer('--config'), errors: [new OptionError(from, '', 'a file path')] });
-    else layers.push(fileLayer(configPath, from, read));
+    if (configPath === '') {
+      const layer = emptyLayer('--config');
+      layer.problems.add(() => new OptionError(from, '', 'a file path'));
+      layers.push(layer);
+    } else layers.push(fileLayer(configPath, from, read));
   }
   const environment = envLayer(env);
   const command = flagLayer(flags);
@@ -310,7 +318,7 @@ export function useProbeDirs(flags: Flags, env: NodeJS.ProcessEnv = process.env)
   const names = [settingOf('probeDirs').env, settingOf('metricPrefix').env];
   const environment = envLayer(Object.fromEntries(Object.entries(env).filter(([name]) => names.includes(name))));
   const command = flagLayer(flags);
-  OptionErrors.throwIfAny([...environment.errors, ...command.errors]);
+  OptionProblems.throwIfAny([environment.problems, command.problems]);
   useUserProbesOf([environment, command]);
 }
 
@@ -333,12 +341,12 @@ export function resolveOptions(
   const dirs = settingOf('probeDirs');
   OptionErrors.throwIfAny(
     first
-      .flatMap((layer) => layer.errors)
+      .flatMap((layer) => layer.problems.errors)
       .filter((e) => [dirs.flag, dirs.env].includes(e.key) || e.key.startsWith(`${dirs.file} `)),
   );
   useUserProbesOf(first);
   const { layers, environment, command } = readLayers(flags, env, readOnce);
-  OptionErrors.throwIfAny(layers.flatMap((layer) => layer.errors));
+  OptionProblems.throwIfAny(layers.map((layer) => layer.problems));
 
   const values: Partial<Record<Setting['key'], unknown>> = {};
   const names: SettingNames = {};
