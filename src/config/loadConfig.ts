@@ -3,13 +3,11 @@
 // command-line flags. Each source is read into a layer, every bad value
 // (and every unknown key) becomes one OptionError naming the key as that
 // source spells it, and the layers are merged over DEFAULT_OPTIONS.
-import { readFileSync } from 'node:fs';
-
-import { parseDocument } from 'yaml';
-
 import { allProbes, useUserProbes } from '../probes';
 import { UserProbeError } from '../userprobes/UserProbeError';
 import { userProbesIn } from '../userprobes/userProbes';
+import { YamlFileError } from '../yamlfile/YamlFileError';
+import { parseYamlFile, readYamlFile } from '../yamlfile/yamlFile';
 import type { AgentOptions } from './AgentOptions';
 import { DEFAULT_OPTIONS } from './AgentOptions';
 import { OptionError, OptionErrors, OptionProblems } from './OptionError';
@@ -185,28 +183,30 @@ function probesFromYaml(layer: Layer, raw: unknown, where: string): void {
   set(layer, setting, enabled, `probes${where}`, enabled);
 }
 
-/** The config file as a layer; `from` names where its path came from (`--config`, KERNSCOPE_CONFIG). */
-export function fileLayer(path: string, from: string, read = (p: string) => readFileSync(p, 'utf8')): Layer {
+/** A YAML file's value: read with readYamlFile, parsed with parseYamlFile (and throwing as they do). */
+type Load = (path: string) => unknown;
+const loadYaml: Load = (path) => parseYamlFile(readYamlFile(path), path);
+
+/**
+ * The config file as a layer; `from` names where its path came from
+ * (`--config`, KERNSCOPE_CONFIG), `load` reads and parses it.
+ */
+export function fileLayer(path: string, from: string, load = loadYaml): Layer {
   const layer = emptyLayer(`config file ${path}`);
-  let text: string;
+  let root: unknown;
   try {
-    text = read(path);
+    root = load(path);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    layer.problems.add(
-      () => new OptionError(from, path, 'a readable YAML file', `cannot read ${from} ${path}: ${reason}`),
-    );
+    // YamlFileError: too big, not YAML, nested too deep, a duplicate key, an alias bomb; else open/read's errno.
+    const message =
+      error instanceof YamlFileError
+        ? error.verb === 'read'
+          ? `cannot read ${from} ${path}: ${error.problem}`
+          : `cannot parse ${path}: ${error.problem}`
+        : `cannot read ${from} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+    layer.problems.add(() => new OptionError(from, path, 'a readable YAML file', message));
     return layer;
   }
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  const [syntax] = document.errors;
-  if (syntax) {
-    // The first error only: the ones after it are mostly its echoes.
-    const message = syntax.message.split('\n')[0] ?? syntax.message;
-    layer.problems.add(() => new OptionError(from, path, 'YAML', `cannot parse ${path}: ${message}`));
-    return layer;
-  }
-  const root: unknown = document.toJS();
   if (root === null || root === undefined) return layer; // empty file: nothing set
   const where = ` in ${path}`;
   if (!plainObject(root)) {
@@ -263,7 +263,7 @@ export function flagLayer(flags: Flags): Layer {
 function readLayers(
   flags: Flags,
   env: NodeJS.ProcessEnv,
-  read?: (path: string) => string,
+  load: Load,
 ): { layers: Layer[]; environment: Layer; command: Layer } {
   const configFlag = flags.config;
   const configPath = typeof configFlag === 'string' ? configFlag : env[CONFIG_ENV] || undefined;
@@ -274,7 +274,7 @@ function readLayers(
       const layer = emptyLayer('--config');
       layer.problems.add(() => new OptionError(from, '', 'a file path'));
       layers.push(layer);
-    } else layers.push(fileLayer(configPath, from, read));
+    } else layers.push(fileLayer(configPath, from, load));
   }
   const environment = envLayer(env);
   const command = flagLayer(flags);
@@ -329,14 +329,23 @@ export function resolveOptions(
   read?: (path: string) => string,
 ): ResolvedOptions {
   // User probes are probe names too: their directories are read before the layers that name probes are
-  // checked, so the layers are read twice; the config file (which may be a pipe) only once.
-  const texts = new Map<string, string>();
-  const readOnce = (file: string): string => {
-    const text = texts.get(file) ?? (read ?? ((f: string) => readFileSync(f, 'utf8')))(file);
-    texts.set(file, text);
-    return text;
+  // checked, so the layers are read twice; the config file (which may be a pipe) is read and parsed once,
+  // and a failure to is kept as well.
+  const loaded = new Map<string, { value: unknown } | { error: unknown }>();
+  const loadOnce = (file: string): unknown => {
+    let outcome = loaded.get(file);
+    if (!outcome) {
+      try {
+        outcome = { value: parseYamlFile((read ?? readYamlFile)(file), file) };
+      } catch (error) {
+        outcome = { error };
+      }
+      loaded.set(file, outcome);
+    }
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
   };
-  const first = readLayers(flags, env, readOnce).layers;
+  const first = readLayers(flags, env, loadOnce).layers;
   // A bad probe directory would also make every probe name of it unknown: say only the cause.
   const dirs = settingOf('probeDirs');
   OptionErrors.throwIfAny(
@@ -345,7 +354,7 @@ export function resolveOptions(
       .filter((e) => [dirs.flag, dirs.env].includes(e.key) || e.key.startsWith(`${dirs.file} `)),
   );
   useUserProbesOf(first);
-  const { layers, environment, command } = readLayers(flags, env, readOnce);
+  const { layers, environment, command } = readLayers(flags, env, loadOnce);
   OptionProblems.throwIfAny(layers.map((layer) => layer.problems));
 
   const values: Partial<Record<Setting['key'], unknown>> = {};

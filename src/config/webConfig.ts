@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 
-import { parseDocument } from 'yaml';
-
+import { YamlFileError } from '../yamlfile/YamlFileError';
+import { parseYamlFile, readYamlFile } from '../yamlfile/yamlFile';
 import { OptionError, OptionProblems } from './OptionError';
 
 export type ClientAuthType = 'NoClientCert' | 'RequireAndVerifyClientCert';
@@ -50,26 +50,24 @@ function plainObject(value: unknown): value is Record<string, unknown> {
 type Read = (file: string) => Buffer;
 
 /**
- * The settings of the web config `file`; throws OptionError (one problem) or
- * OptionErrors (several), each naming the key as written in the file.
+ * The settings of the web config `file` (read as the config file is: at most
+ * YAML_FILE_LIMIT bytes, parsed hardened); throws OptionError (one problem) or
+ * OptionErrors (several), each naming the key as written in the file. `read`
+ * reads the certificate files.
  */
 export function webSettings(file: string, read: Read = (f) => readFileSync(f)): WebSettings {
   const problems = new OptionProblems();
   const where = ` in ${file}`;
-  let text: string;
+  let root: unknown;
   try {
-    text = read(file).toString('utf8');
+    root = parseYamlFile(readYamlFile(file), file);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new OptionError('web_config', file, 'a readable YAML file', `cannot read web config ${file}: ${reason}`);
+    const message =
+      error instanceof YamlFileError
+        ? `cannot ${error.verb} web config ${file}: ${error.problem}`
+        : `cannot read web config ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+    throw new OptionError('web_config', file, 'a readable YAML file', message);
   }
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  const [syntax] = document.errors;
-  if (syntax) {
-    const message = syntax.message.split('\n')[0] ?? syntax.message;
-    throw new OptionError('web_config', file, 'YAML', `cannot parse web config ${file}: ${message}`);
-  }
-  const root: unknown = document.toJS();
   const settings: WebSettings = { users: new Map() };
   if (root === null || root === undefined) return settings; // empty: plain HTTP, no auth (as the toolkit)
   if (!plainObject(root)) throw new OptionError(`the top level${where}`, root, 'a mapping of web settings');
