@@ -230,17 +230,27 @@ export function fileLayer(path: string, from: string, load = loadYaml): Layer {
   return layer;
 }
 
-/** KERNSCOPE_* variables as a layer; empty ones count as unset, unknown ones are errors. */
+/**
+ * KERNSCOPE_* variables as a layer; empty ones count as unset, unknown ones
+ * are errors. Only the values of known names are read: each read of
+ * process.env searches the whole environment (getenv), so that
+ * Object.entries(process.env) takes 1.6 s for 20,000 variables, its keys 0.6 s.
+ */
 export function envLayer(env: NodeJS.ProcessEnv): Layer {
   const layer = emptyLayer('environment');
-  for (const [name, raw] of Object.entries(env)) {
+  for (const name of Object.keys(env)) {
     if (!name.startsWith('KERNSCOPE_') || name === CONFIG_ENV) continue;
     const setting = SETTINGS.find((s) => s.env === name);
     if (!setting) {
-      const names = [CONFIG_ENV, ...SETTINGS.map((s) => s.env)].join(', ');
-      layer.problems.add(() => OptionError.unknownKey(`environment variable ${name}`, `one of ${names}`));
+      layer.problems.add(() =>
+        OptionError.unknownKey(
+          `environment variable ${name}`,
+          `one of ${[CONFIG_ENV, ...SETTINGS.map((s) => s.env)].join(', ')}`,
+        ),
+      );
       continue;
     }
+    const raw = env[name];
     if (raw === undefined || raw === '') continue;
     set(layer, setting, fromString(setting, raw), name, raw);
   }
@@ -316,7 +326,9 @@ function useUserProbesOf(layers: Layer[]): void {
  */
 export function useProbeDirs(flags: Flags, env: NodeJS.ProcessEnv = process.env): void {
   const names = [settingOf('probeDirs').env, settingOf('metricPrefix').env];
-  const environment = envLayer(Object.fromEntries(Object.entries(env).filter(([name]) => names.includes(name))));
+  const environment = envLayer(
+    Object.fromEntries(names.filter((name) => name in env).map((name) => [name, env[name]])),
+  );
   const command = flagLayer(flags);
   OptionProblems.throwIfAny([environment.problems, command.problems]);
   useUserProbesOf([environment, command]);
