@@ -164,7 +164,8 @@ export function parseYamlFile(text: string, file: string): unknown {
   }
   const lines = new LineCounter();
   let document: Document.Parsed | undefined;
-  const composer = new Composer({ uniqueKeys: false });
+  // logLevel error: the yaml library would warn on stderr (process.emitWarning) of a collection as a key.
+  const composer = new Composer({ uniqueKeys: false, logLevel: 'error' });
   for (const parsed of composer.compose(shallowTokens(text, file, lines), true, text.length)) {
     if (document) {
       throw new YamlFileError(
