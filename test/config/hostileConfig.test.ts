@@ -185,54 +185,66 @@ void t.test('duplicate keys, found in one pass', async (t) => {
   t.equal(errors.length, 1, 'one line');
 });
 
-void t.test('binary garbage, a directory, a second document, a key with terminal escapes, a 100 kB key', async (t) => {
-  let seed = 42;
-  const garbage = Buffer.alloc(100000, 0).map(() => (seed = (seed * 1103515245 + 12345) % 2 ** 31) >> 23);
-  const file = writeConfig(t, '');
-  writeFileSync(file, garbage);
-  await refused(
-    t,
-    'binary garbage',
-    ['--config', file],
-    new RegExp(`^kernscope: (cannot parse ${re(file)}|invalid the top level in ${re(file)}): `),
-  );
+void t.test(
+  'binary garbage, a directory, a second document, a key with terminal escapes, a list as a key, a 100 kB key',
+  async (t) => {
+    let seed = 42;
+    const garbage = Buffer.alloc(100000, 0).map(() => (seed = (seed * 1103515245 + 12345) % 2 ** 31) >> 23);
+    const file = writeConfig(t, '');
+    writeFileSync(file, garbage);
+    await refused(
+      t,
+      'binary garbage',
+      ['--config', file],
+      new RegExp(`^kernscope: (cannot parse ${re(file)}|invalid the top level in ${re(file)}): `),
+    );
 
-  const dir = mkdtempSync(path.join(tmpdir(), 'kernscope-dir-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  await refused(
-    t,
-    'a directory',
-    ['--config', dir],
-    new RegExp(`^kernscope: cannot read --config ${re(dir)}: EISDIR$`),
-  );
+    const dir = mkdtempSync(path.join(tmpdir(), 'kernscope-dir-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    await refused(
+      t,
+      'a directory',
+      ['--config', dir],
+      new RegExp(`^kernscope: cannot read --config ${re(dir)}: EISDIR$`),
+    );
 
-  const two = writeConfig(t, 'listen: :1\n---\nlisten: :2\n');
-  await refused(
-    t,
-    'two documents',
-    ['--config', two],
-    /: a second document at line 2, column 1: a settings file holds one$/,
-  );
+    const two = writeConfig(t, 'listen: :1\n---\nlisten: :2\n');
+    await refused(
+      t,
+      'two documents',
+      ['--config', two],
+      /: a second document at line 2, column 1: a settings file holds one$/,
+    );
 
-  const escapes = writeConfig(t, '"\\e[2J\\e]0;pwned\\a\\nlog_level": debug\n');
-  const [line] = await refused(
-    t,
-    'terminal escapes in a key',
-    ['--config', escapes],
-    /^kernscope: unknown key \\u001b\[2J\\u001b\]0;pwned\\u0007\\nlog_level in /,
-  );
-  // eslint-disable-next-line no-control-regex
-  t.notOk(/[\u0000-\u001f]/.test(line), 'no control character reaches the terminal');
+    const escapes = writeConfig(t, '"\\e[2J\\e]0;pwned\\a\\nlog_level": debug\n');
+    const [line] = await refused(
+      t,
+      'terminal escapes in a key',
+      ['--config', escapes],
+      /^kernscope: unknown key \\u001b\[2J\\u001b\]0;pwned\\u0007\\nlog_level in /,
+    );
+    // eslint-disable-next-line no-control-regex
+    t.notOk(/[\u0000-\u001f]/.test(line), 'no control character reaches the terminal');
 
-  const long = writeConfig(t, `? ${'k'.repeat(100000)}\n: 1\n`);
-  const [longLine] = await refused(
-    t,
-    'a 100 kB key',
-    ['--config', long],
-    /^kernscope: unknown key kkkk.*…\(\d+ characters\)…/,
-  );
-  t.ok(longLine.length < 1100, `cut to ${longLine.length} characters`);
-});
+    const collection = writeConfig(t, '? [a, b]\n: 1\n');
+    const keyLines = await refused(
+      t,
+      'a list as a key',
+      ['--config', collection],
+      /^kernscope: unknown key \[ a, b \] in /,
+    );
+    t.equal(keyLines.length, 1, 'one line');
+
+    const long = writeConfig(t, `? ${'k'.repeat(100000)}\n: 1\n`);
+    const [longLine] = await refused(
+      t,
+      'a 100 kB key',
+      ['--config', long],
+      /^kernscope: unknown key kkkk.*…\(\d+ characters\)…/,
+    );
+    t.ok(longLine.length < 1100, `cut to ${longLine.length} characters`);
+  },
+);
 
 void t.test('2000 unknown KERNSCOPE_* variables', async (t) => {
   // Not 20,000: node enumerates process.env in quadratic time (0.6 s for 20,000 names, before kernscope runs).
