@@ -8,7 +8,7 @@ import path from 'node:path';
 import ts from 'typescript';
 
 const LAYERS = [
-  ['log', 'native'],
+  ['log', 'native', 'yamlfile'],
   ['kernel'],
   ['probes'],
   ['decode', 'drain'],

@@ -4,7 +4,7 @@
 // happen), `top` (a live view). Each command is loaded when it is run: `trace`
 // need not load the Kubernetes and OpenTelemetry clients that `run` uses.
 import { preferSmallHeapAfterStartUp } from '../agent/heapPolicy';
-import { optionErrorsOf } from '../config/OptionError';
+import { problemLines } from '../config/OptionError';
 import { unsupportedHost } from '../kernel/hostSupport';
 import { UsageError } from './UsageError';
 
@@ -56,10 +56,10 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`kernscope: ${error.message}\n`);
       process.exit(error.exitCode);
     }
-    // Bad settings: one line each.
-    const bad = optionErrorsOf(error);
+    // Bad settings: one line each, the first SHOWN_PROBLEMS and a count of the rest.
+    const bad = problemLines(error);
     if (bad.length) {
-      for (const e of bad) process.stderr.write(`kernscope: ${e.message}\n`);
+      process.stderr.write(bad.map((line) => `kernscope: ${line}\n`).join(''));
       process.exit(2);
     }
     process.stderr.write(`kernscope: ${error instanceof Error ? error.message : String(error)}\n`);

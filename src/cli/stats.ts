@@ -107,7 +107,7 @@ export function parseStatsOptions(argv: string[]): StatsInvocation | 'help' {
   }
   // The agent's own flags, checked as the agent checks them.
   const filters = flagLayer({ pid: values.pid, cgroup: values.cgroup, comm: values.comm });
-  const errors = [...filters.errors];
+  const errors = [...filters.problems.errors];
   const numberFlag = (flag: string, raw: string, pattern: RegExp, [min, max]: number[], accepted: string): number => {
     const value = Number(raw);
     if (!pattern.test(raw) || value < min || value > max) errors.push(new OptionError(flag, raw, accepted));

@@ -94,8 +94,8 @@ function selectProbes(list: string): ProbeDefinition[] {
 
 /** Flags `trace` shares with the agent (--pid, --cgroup), checked as the agent checks them. */
 function agentFilter(flags: { pid?: string; cgroup?: string }): Pick<AgentOptions, 'tgid' | 'cgroup'> {
-  const { values, errors } = flagLayer(flags);
-  if (errors.length > 0) throw usage(errors[0].message);
+  const { values, problems } = flagLayer(flags);
+  if (problems.errors.length > 0) throw usage(problems.errors[0].message);
   return values as Pick<AgentOptions, 'tgid' | 'cgroup'>; // each checked as its option's type
 }
 

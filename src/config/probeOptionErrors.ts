@@ -3,32 +3,46 @@
 // has, buckets of histograms it has.
 import { histogramSlots } from '../decode/histogramSlots';
 import { findProbe } from '../probes';
-import { OptionError } from './OptionError';
+import { OptionError, OptionProblems } from './OptionError';
 import type { ProbeOptions } from './probeOptions';
 import { bucketProblem, histogramsOf, optionalLabelsOf } from './probeOptions';
 import { probeNames } from './settingChecks';
 import { settingError, settingOf } from './settings';
 
-/** Every problem of probe `probe`'s settings; `prefix` names the probe (`probes.exec`), `suffix` the file. */
-export function probeOptionErrors(probe: string, options: ProbeOptions, prefix: string, suffix = ''): OptionError[] {
-  const errors: OptionError[] = [];
+/**
+ * Adds every problem of probe `probe`'s settings to `problems` (and returns
+ * it); `prefix` names the probe (`probes.exec`), `suffix` the file.
+ */
+export function probeOptionErrors(
+  probe: string,
+  options: ProbeOptions,
+  prefix: string,
+  suffix = '',
+  problems = new OptionProblems(),
+): OptionProblems {
   const definition = findProbe(probe);
-  if (!definition) return [new OptionError(`${prefix}${suffix}`, probe, `a probe among ${probeNames()}`)];
+  if (!definition) {
+    problems.add(() => new OptionError(`${prefix}${suffix}`, probe, `a probe among ${probeNames()}`));
+    return problems;
+  }
   const named = (key: string): string => `${prefix}.${key}${suffix}`;
   if (definition.user) {
     // A user object reads none of the built-in probes' filters, and its labels and buckets are its config's.
-    return Object.keys(options).map((key) =>
-      OptionError.unknownKey(
-        named(key === 'tgid' ? 'pid' : key),
-        `nothing: user probe ${probe} takes no settings here`,
-      ),
-    );
+    for (const key of Object.keys(options)) {
+      problems.add(() =>
+        OptionError.unknownKey(
+          named(key === 'tgid' ? 'pid' : key),
+          `nothing: user probe ${probe} takes no settings here`,
+        ),
+      );
+    }
+    return problems;
   }
   for (const key of ['tgid', 'cgroup', 'comm'] as const) {
     const value = options[key];
     const setting = settingOf(key);
     const error = value === undefined ? undefined : settingError(setting, value, named(setting.file));
-    if (error) errors.push(error);
+    if (error) problems.add(() => error);
   }
   const optional = optionalLabelsOf(definition);
   for (const label of options.labels ?? []) {
@@ -36,7 +50,7 @@ export function probeOptionErrors(probe: string, options: ProbeOptions, prefix: 
       const accepted = optional.length
         ? `optional labels of ${probe}: ${optional.join(', ')}`
         : `nothing: ${probe} has no optional labels`;
-      errors.push(new OptionError(named('labels'), label, accepted));
+      problems.add(() => new OptionError(named('labels'), label, accepted));
     }
   }
   const histograms = histogramsOf(definition);
@@ -46,11 +60,11 @@ export function probeOptionErrors(probe: string, options: ProbeOptions, prefix: 
       const accepted = histograms.length
         ? `histograms of ${probe}: ${histograms.map((h) => h.name).join(', ')}`
         : `nothing: ${probe} has no histograms`;
-      errors.push(OptionError.unknownKey(named(`buckets.${metric}`), accepted));
+      problems.add(() => OptionError.unknownKey(named(`buckets.${metric}`), accepted));
       continue;
     }
     const problem = bucketProblem(histogram, histogramSlots(definition, histogram), bounds);
-    if (problem) errors.push(new OptionError(named(`buckets.${metric}`), bounds, problem));
+    if (problem) problems.add(() => new OptionError(named(`buckets.${metric}`), bounds, problem));
   }
-  return errors;
+  return problems;
 }

@@ -2,7 +2,7 @@
 // rules between settings, and each probe's own settings.
 import { findProbe } from '../probes';
 import type { AgentOptions } from './AgentOptions';
-import { OptionError, OptionErrors } from './OptionError';
+import { OptionError, OptionProblems } from './OptionError';
 import { probeOptionErrors } from './probeOptionErrors';
 import type { Setting, SettingNames } from './settings';
 import { FLAG_NAMES, SETTINGS, settingError, settingOf } from './settings';
@@ -25,27 +25,28 @@ const OPTIONAL_SETTINGS: readonly string[] = [
  * in messages (the flag by default; the config key or variable it came from).
  */
 export function validateOptions(options: AgentOptions, names: SettingNames = FLAG_NAMES): AgentOptions {
-  const errors: OptionError[] = [];
+  const problems = new OptionProblems();
   const name = (setting: Setting): string => names[setting.key] ?? setting.flag;
   for (const setting of SETTINGS) {
     const value = options[setting.key];
     if (value === undefined && OPTIONAL_SETTINGS.includes(setting.key)) continue;
     const error = settingError(setting, value, name(setting));
-    if (error) errors.push(error);
+    if (error) problems.add(() => error);
   }
-  if (errors.length === 0 && options.wakeupBytes > options.ringBytes) {
-    errors.push(
-      new OptionError(
-        name(settingOf('wakeupBytes')),
-        options.wakeupBytes,
-        `an integer from 1 to the ring size (${options.ringBytes})`,
-      ),
+  if (problems.count === 0 && options.wakeupBytes > options.ringBytes) {
+    problems.add(
+      () =>
+        new OptionError(
+          name(settingOf('wakeupBytes')),
+          options.wakeupBytes,
+          `an integer from 1 to the ring size (${options.ringBytes})`,
+        ),
     );
   }
   for (const [probe, probeOptions] of Object.entries(options.probeOptions)) {
-    errors.push(...probeOptionErrors(probe, probeOptions, `probes.${probe}`));
+    probeOptionErrors(probe, probeOptions, `probes.${probe}`, '', problems);
   }
-  OptionErrors.throwIfAny(errors);
+  OptionProblems.throwIfAny([problems]);
   return withoutSubsetProbes(options);
 }
 

@@ -11,9 +11,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 
-import { parseDocument } from 'yaml';
-
-import { OptionError, OptionErrors } from './OptionError';
+import { YamlFileError } from '../yamlfile/YamlFileError';
+import { parseYamlFile, readYamlFile } from '../yamlfile/yamlFile';
+import { OptionError, OptionProblems } from './OptionError';
 
 export type ClientAuthType = 'NoClientCert' | 'RequireAndVerifyClientCert';
 
@@ -50,59 +50,58 @@ function plainObject(value: unknown): value is Record<string, unknown> {
 type Read = (file: string) => Buffer;
 
 /**
- * The settings of the web config `file`; throws OptionError (one problem) or
- * OptionErrors (several), each naming the key as written in the file.
+ * The settings of the web config `file` (read as the config file is: at most
+ * YAML_FILE_LIMIT bytes, parsed hardened); throws OptionError (one problem) or
+ * OptionErrors (several), each naming the key as written in the file. `read`
+ * reads the certificate files.
  */
 export function webSettings(file: string, read: Read = (f) => readFileSync(f)): WebSettings {
-  const errors: OptionError[] = [];
+  const problems = new OptionProblems();
   const where = ` in ${file}`;
-  let text: string;
+  let root: unknown;
   try {
-    text = read(file).toString('utf8');
+    root = parseYamlFile(readYamlFile(file), file);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new OptionError('web_config', file, 'a readable YAML file', `cannot read web config ${file}: ${reason}`);
+    const message =
+      error instanceof YamlFileError
+        ? `cannot ${error.verb} web config ${file}: ${error.problem}`
+        : `cannot read web config ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+    throw new OptionError('web_config', file, 'a readable YAML file', message);
   }
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  const [syntax] = document.errors;
-  if (syntax) {
-    const message = syntax.message.split('\n')[0] ?? syntax.message;
-    throw new OptionError('web_config', file, 'YAML', `cannot parse web config ${file}: ${message}`);
-  }
-  const root: unknown = document.toJS();
   const settings: WebSettings = { users: new Map() };
   if (root === null || root === undefined) return settings; // empty: plain HTTP, no auth (as the toolkit)
   if (!plainObject(root)) throw new OptionError(`the top level${where}`, root, 'a mapping of web settings');
   for (const [key, value] of Object.entries(root)) {
-    if (key === 'tls_server_config') settings.tls = tlsSettings(value, path.dirname(file), where, read, errors);
-    else if (key === 'basic_auth_users') settings.users = users(value, where, errors);
-    else errors.push(OptionError.unknownKey(`${key}${where}`, `one of ${WEB_CONFIG_KEYS.join(', ')}`));
+    if (key === 'tls_server_config') settings.tls = tlsSettings(value, path.dirname(file), where, read, problems);
+    else if (key === 'basic_auth_users') settings.users = users(value, where, problems);
+    else problems.add(() => OptionError.unknownKey(`${key}${where}`, `one of ${WEB_CONFIG_KEYS.join(', ')}`));
   }
-  OptionErrors.throwIfAny(errors);
+  OptionProblems.throwIfAny([problems]);
   return settings;
 }
 
-function users(raw: unknown, where: string, errors: OptionError[]): Map<string, string> {
+function users(raw: unknown, where: string, problems: OptionProblems): Map<string, string> {
   const users = new Map<string, string>();
   if (raw === null || raw === undefined) return users;
   if (!plainObject(raw)) {
-    errors.push(new OptionError(`basic_auth_users${where}`, raw, 'a mapping of user name to bcrypt hash'));
+    problems.add(() => new OptionError(`basic_auth_users${where}`, raw, 'a mapping of user name to bcrypt hash'));
     return users;
   }
   for (const [user, hash] of Object.entries(raw)) {
     const name = `basic_auth_users.${user}${where}`;
     if (user === '' || user.includes(':')) {
-      errors.push(new OptionError(name, user, 'a user name without ":" (RFC 7617)'));
+      problems.add(() => new OptionError(name, user, 'a user name without ":" (RFC 7617)'));
     } else if (typeof hash !== 'string' || !BCRYPT_HASH.test(hash)) {
       // The value is a secret's hash: named by its shape, not printed.
       const shape = typeof hash === 'string' ? `a string of ${hash.length} characters` : typeof hash;
-      errors.push(
-        new OptionError(
-          name,
-          hash,
-          '',
-          `invalid ${name}: ${shape}; expected a bcrypt hash ($2y$10$..., htpasswd -nBC 10)`,
-        ),
+      problems.add(
+        () =>
+          new OptionError(
+            name,
+            hash,
+            '',
+            `invalid ${name}: ${shape}; expected a bcrypt hash ($2y$10$..., htpasswd -nBC 10)`,
+          ),
       );
     } else {
       users.set(user, hash);
@@ -116,26 +115,27 @@ function tlsSettings(
   dir: string,
   where: string,
   read: Read,
-  errors: OptionError[],
+  problems: OptionProblems,
 ): TlsSettings | undefined {
   const at = (key: string): string => `tls_server_config.${key}${where}`;
   if (!plainObject(raw)) {
-    errors.push(new OptionError(`tls_server_config${where}`, raw, `a mapping of ${TLS_KEYS.join(', ')}`));
+    problems.add(() => new OptionError(`tls_server_config${where}`, raw, `a mapping of ${TLS_KEYS.join(', ')}`));
     return undefined;
   }
-  const count = errors.length;
+  const count = problems.count;
   for (const key of Object.keys(raw)) {
-    if (!TLS_KEYS.includes(key)) errors.push(OptionError.unknownKey(at(key), `one of ${TLS_KEYS.join(', ')}`));
+    if (!TLS_KEYS.includes(key)) problems.add(() => OptionError.unknownKey(at(key), `one of ${TLS_KEYS.join(', ')}`));
   }
   /** A PEM file's contents; relative paths are relative to the web config file, as in the toolkit. */
   const pem = (key: string, required: boolean): Buffer | undefined => {
     const value = raw[key];
     if (value === undefined || value === null) {
-      if (required) errors.push(new OptionError(at(key), undefined, '', `missing ${at(key)}; expected a PEM file`));
+      if (required)
+        problems.add(() => new OptionError(at(key), undefined, '', `missing ${at(key)}; expected a PEM file`));
       return undefined;
     }
     if (typeof value !== 'string' || value === '') {
-      errors.push(new OptionError(at(key), value, 'a PEM file path'));
+      problems.add(() => new OptionError(at(key), value, 'a PEM file path'));
       return undefined;
     }
     const file = path.resolve(dir, value);
@@ -143,14 +143,14 @@ function tlsSettings(
       return read(file);
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      errors.push(new OptionError(at(key), value, '', `cannot read ${at(key)}: ${file}: ${reason}`));
+      problems.add(() => new OptionError(at(key), value, '', `cannot read ${at(key)}: ${file}: ${reason}`));
       return undefined;
     }
   };
   const oneOf = <T extends string>(key: string, accepted: readonly T[], fallback: T): T => {
     const value = raw[key] ?? fallback;
     if (accepted.includes(value as T)) return value as T;
-    errors.push(new OptionError(at(key), value, accepted.join(' or ')));
+    problems.add(() => new OptionError(at(key), value, accepted.join(' or ')));
     return fallback;
   };
   const cert = pem('cert_file', true);
@@ -160,35 +160,43 @@ function tlsSettings(
   const versions = Object.keys(TLS_VERSIONS) as (keyof typeof TLS_VERSIONS)[];
   const min = oneOf('min_version', versions, 'TLS12');
   const max = oneOf('max_version', versions, 'TLS13');
-  if (min > max) errors.push(new OptionError(at('max_version'), max, `TLS13, or TLS12 and above min_version ${min}`));
+  if (min > max)
+    problems.add(() => new OptionError(at('max_version'), max, `TLS13, or TLS12 and above min_version ${min}`));
   if (clientAuth === 'RequireAndVerifyClientCert' && raw.client_ca_file === undefined) {
-    errors.push(
-      new OptionError(
-        at('client_ca_file'),
-        undefined,
-        '',
-        `missing ${at('client_ca_file')}; expected the PEM file of the CAs that sign client certificates (RequireAndVerifyClientCert)`,
-      ),
+    problems.add(
+      () =>
+        new OptionError(
+          at('client_ca_file'),
+          undefined,
+          '',
+          `missing ${at('client_ca_file')}; expected the PEM file of the CAs that sign client certificates (RequireAndVerifyClientCert)`,
+        ),
     );
   }
   if (clientAuth === 'NoClientCert' && raw.client_ca_file !== undefined) {
     // As the toolkit: a CA without a policy that uses it is a mistake, not a choice.
-    errors.push(
-      new OptionError(at('client_auth_type'), 'NoClientCert', 'RequireAndVerifyClientCert when client_ca_file is set'),
+    problems.add(
+      () =>
+        new OptionError(
+          at('client_auth_type'),
+          'NoClientCert',
+          'RequireAndVerifyClientCert when client_ca_file is set',
+        ),
     );
   }
-  if (errors.length > count || !cert || !key) return undefined;
+  if (problems.count > count || !cert || !key) return undefined;
   try {
     createSecureContext({ cert, key, ca: clientCa });
   } catch (error) {
     const reason = (error as Error).message;
-    errors.push(
-      new OptionError(
-        `tls_server_config${where}`,
-        undefined,
-        '',
-        `invalid tls_server_config${where}: cert_file, key_file and client_ca_file must be PEM and the key must match the certificate (${reason})`,
-      ),
+    problems.add(
+      () =>
+        new OptionError(
+          `tls_server_config${where}`,
+          undefined,
+          '',
+          `invalid tls_server_config${where}: cert_file, key_file and client_ca_file must be PEM and the key must match the certificate (${reason})`,
+        ),
     );
     return undefined;
   }

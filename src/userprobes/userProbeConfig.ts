@@ -3,8 +3,8 @@
 // key, a wrong type, a bucket range that cannot work) is one UserProbeError
 // naming the file, the key and the fix, where ebpf_exporter would ignore it
 // or fail at scrape time.
-import { parseDocument } from 'yaml';
-
+import { YamlFileError } from '../yamlfile/YamlFileError';
+import { parseYamlFile } from '../yamlfile/yamlFile';
 import type { DecoderConfig } from './decoders';
 import { DECODERS } from './decoders';
 import { UserProbeError } from './UserProbeError';
@@ -222,10 +222,14 @@ function metricOf(reader: Reader, raw: unknown, key: string, kind: MetricConfig[
 /** The user probe config in `text` (the file `file`), or a UserProbeError. */
 export function parseUserProbeConfig(text: string, file: string): UserProbeConfig {
   const reader = new Reader(file);
-  const document = parseDocument(text, { uniqueKeys: true });
-  const [syntax] = document.errors;
-  if (syntax) reader.fail('', `cannot parse: ${syntax.message.split('\n')[0].replace(/:$/, '')}`);
-  const root = reader.mapping(document.toJS(), '', ['metrics', 'kaddrs', 'tracing', 'cgroup_id_map', 'trace']);
+  let value: unknown;
+  try {
+    value = parseYamlFile(text, file);
+  } catch (error) {
+    if (!(error instanceof YamlFileError)) throw error;
+    reader.fail('', `cannot ${error.verb}: ${error.problem}`);
+  }
+  const root = reader.mapping(value, '', ['metrics', 'kaddrs', 'tracing', 'cgroup_id_map', 'trace']);
   if (root.tracing !== undefined) {
     reader.fail(
       'tracing',

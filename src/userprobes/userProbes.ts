@@ -4,7 +4,7 @@
 // every metric's map (the map of the metric's name) must exist with u64
 // values and a key the labels' sizes add up to. What passes becomes a
 // ProbeDefinition, selected, loaded, exported and listed as built-in ones are.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import type { MapInfo, NativeBpfObject } from '../native/addon';
@@ -22,9 +22,11 @@ import type { Decode } from './decoders';
 import { DECODERS, DecoderProblem, chain } from './decoders';
 import { verifyUserObject } from './objectSum';
 import { SUPPORTED_SECTIONS, variantOfSection } from './sections';
-import type { LabelConfig, MetricConfig, TraceConfig, UserProbeConfig } from './userProbeConfig';
+import type { LabelConfig, MetricConfig, TraceConfig } from './userProbeConfig';
 import { parseUserProbeConfig } from './userProbeConfig';
 import { UserProbeError } from './UserProbeError';
+import { YamlFileError } from '../yamlfile/YamlFileError';
+import { readYamlFile } from '../yamlfile/yamlFile';
 
 export const DEFAULT_METRIC_PREFIX = 'kernscope_';
 const PROBE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -183,10 +185,20 @@ export function userProbe(dir: string, name: string, prefix = DEFAULT_METRIC_PRE
       `${name} is a built-in probe's name; rename both files (e.g. ${name}_user)`,
     );
   }
-  let config: UserProbeConfig;
+  let text: string;
   try {
     checkNotWorldWritable(configFile);
-    config = parseUserProbeConfig(readFileSync(configFile, 'utf8'), configFile);
+    text = readYamlFile(configFile);
+  } catch (error) {
+    if (error instanceof UserProbeError) throw error;
+    const reason =
+      error instanceof YamlFileError
+        ? error.problem
+        : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
+    throw new UserProbeError(configFile, '', `cannot read: ${reason}`);
+  }
+  const config = parseUserProbeConfig(text, configFile);
+  try {
     checkNotWorldWritable(objectFile);
     verifyUserObject(objectFile);
   } catch (error) {

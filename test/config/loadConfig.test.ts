@@ -326,7 +326,9 @@ void t.test("buckets up to each histogram's own top edge, its slot count read fr
 });
 
 void t.test('YAML syntax errors and duplicate keys name the file and the line', (t) => {
-  t.match(errorsOf(t, 'listen: :1\nlisten: :2\n'), [/^cannot parse \S+: Map keys must be unique at line 2, column 1/]);
+  t.match(errorsOf(t, 'listen: :1\nlisten: :2\n'), [
+    /^cannot parse \S+: duplicate key listen at line 2, column 1 \(first at line 1\)$/,
+  ]);
   t.match(errorsOf(t, 'probes: [exec,\n'), [/^cannot parse \S+: .* at line \d+, column \d+/]);
   t.match(errorsOf(t, '- a\n- b\n'), [/^invalid the top level in \S+: \["a","b"\]; expected a mapping of settings$/]);
   t.end();
