@@ -116,15 +116,22 @@ export const WORKLOADS: Record<string, Workload> = {
       return {
         settings: {},
         async run() {
-          await mustRun('dd', [
-            'if=/dev/zero',
-            `of=${loop.path}`,
-            `bs=${WRITE_BYTES}`,
-            `count=${WRITES}`,
-            'oflag=direct',
-            'conv=notrunc',
-            'status=none',
-          ]);
+          // One write, a scrape interval, then the rest: the loop device's series is new, and a rate
+          // (the dashboards' latency panels) needs it seen before some of its writes, not only after.
+          const write = (seek: number, count: number) =>
+            mustRun('dd', [
+              'if=/dev/zero',
+              `of=${loop.path}`,
+              `bs=${WRITE_BYTES}`,
+              `seek=${seek}`,
+              `count=${count}`,
+              'oflag=direct',
+              'conv=notrunc',
+              'status=none',
+            ]);
+          await write(0, 1);
+          await sleep(1500);
+          await write(1, WRITES - 1);
           return { loop: Number(loop.name.replace(/^loop/, '')), writes: WRITES, bytes: WRITES * WRITE_BYTES };
         },
       };
