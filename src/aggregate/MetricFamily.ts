@@ -9,6 +9,23 @@ export interface Sample {
   value: number;
 }
 
+/**
+ * The same observations in exponential buckets (Prometheus native histogram
+ * schema, OTLP exponential histogram scale): bucket i holds values in
+ * (2^((i-1)/2^schema), 2^(i/2^schema)] of the family's unit, upper-inclusive.
+ * Only where the kernel's slots are such buckets exactly (bpf/histogram.h).
+ */
+export interface ExponentialBuckets {
+  /** 0..3: 2^schema buckets per power of two. */
+  schema: number;
+  /** Observations of exactly 0 (the zero bucket's threshold is 0). */
+  zeroCount: number;
+  /** Prometheus index of counts[0] (the OTLP index is one less); 0 when counts is empty. */
+  offset: number;
+  /** Counts (not cumulative) of consecutive buckets from `offset`; no leading or trailing zero. */
+  counts: number[];
+}
+
 /** One histogram series: counts per bucket (not cumulative), the last one being +Inf. */
 export interface HistogramSample {
   labels: Labels;
@@ -18,6 +35,8 @@ export interface HistogramSample {
   counts: number[];
   sum: number;
   count: number;
+  /** Set when the family's slots are exponential buckets: what native and exponential exports send. */
+  exponential?: ExponentialBuckets;
 }
 
 interface FamilyBase {
