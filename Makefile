@@ -8,7 +8,12 @@ CLANG ?= clang
 BPF_WARNINGS := -Wall -Wextra -Werror -Wno-unused-parameter
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) $(BPF_WARNINGS) -I bpf -I bpf/vmlinux/$(ARCH)
 BPF_SOURCES := $(wildcard bpf/*.bpf.c)
-BPF_OBJECTS := $(patsubst bpf/%.bpf.c,dist/bpf/%.bpf.o,$(BPF_SOURCES))
+# Latency probes are built once per native histogram schema (bpf/histogram.h): NAME.bpf.o is schema 0,
+# NAME.schemaN.bpf.o schema N, chosen by --histogram-schema.
+HISTOGRAM_OBJECTS := blockio runqueue syscalls tcp histogramslots
+SCHEMAS := 1 2 3
+BPF_OBJECTS := $(patsubst bpf/%.bpf.c,dist/bpf/%.bpf.o,$(BPF_SOURCES)) \
+	$(foreach schema,$(SCHEMAS),$(HISTOGRAM_OBJECTS:%=dist/bpf/%.schema$(schema).bpf.o))
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool \
 	clang-format prometheus libbpf-tools bpftrace iproute2 make g++ python3 openssl tmux mmdebstrap pci.ids
 LISTEN ?= :9478
@@ -37,6 +42,15 @@ dist/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h bpf/vmlinux/$(ARCH)/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	llvm-strip -g $@.tmp
 	mv $@.tmp $@
+
+define schema_object
+dist/bpf/%.schema$(1).bpf.o: bpf/%.bpf.c bpf/*.h bpf/vmlinux/$(ARCH)/vmlinux.h
+	@mkdir -p $$(@D)
+	$$(CLANG) $$(BPF_CFLAGS) -DKS_HISTOGRAM_SCHEMA=$(1) -c $$< -o $$@.tmp
+	llvm-strip -g $$@.tmp
+	mv $$@.tmp $$@
+endef
+$(foreach schema,$(SCHEMAS),$(eval $(call schema_object,$(schema))))
 
 # npm ci builds the addon on a fresh clone; this rebuilds it after native/ edits.
 $(ADDON): .deps-stamp binding.gyp native/*.cc native/*.h

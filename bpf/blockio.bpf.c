@@ -270,7 +270,7 @@ static __always_inline void on_complete(struct blockio_req *req, __u64 nr_bytes)
 	stats = ks_lookup_or_init(&blockio_stats, &key, &zero_stats);
 	if (stats) {
 		stats->sum_ns += delta;
-		stats->slots[ks_log2_slot(delta, KS_LOG2_SLOTS)]++;
+		stats->slots[ks_latency_slot(delta)]++;
 	}
 	if (targ_trace)
 		send_record(req, &key, delta);

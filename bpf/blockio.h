@@ -28,7 +28,7 @@ struct blockio_key {
 /* Latency per disk and op, node-wide: a histogram per cgroup would cost 264 bytes per CPU each. */
 struct blockio_stats {
 	__u64 sum_ns; /* issue-to-completion time, summed */
-	__u64 slots[KS_LOG2_SLOTS]; /* log2(latency ns) histogram; sums to the request count */
+	__u64 slots[KS_HISTOGRAM_SLOTS]; /* latency (bpf/histogram.h); sums to the request count */
 };
 
 /* Bytes per disk, op and owning cgroup (the request's blkcg) when attribution is on. */
@@ -62,7 +62,7 @@ struct blockio_trace_record {
 };
 
 _Static_assert(sizeof(struct blockio_key) == 8, "blockio_key is ABI");
-_Static_assert(sizeof(struct blockio_stats) == 8 + 8 * KS_LOG2_SLOTS, "blockio_stats is ABI");
+_Static_assert(sizeof(struct blockio_stats) == 8 + 8 * KS_HISTOGRAM_SLOTS, "blockio_stats is ABI");
 _Static_assert(sizeof(struct blockio_bytes_key) == 16, "blockio_bytes_key is ABI");
 _Static_assert(sizeof(struct blockio_trace_record) == 88, "blockio_trace_record is ABI");
 

@@ -140,7 +140,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 		return 0; /* more cgroups than the map holds: counted as lost */
 	/* Per-CPU value, and sched_switch runs with interrupts off: plain adds. */
 	stats->sum_ns += delta;
-	stats->slots[ks_log2_slot(delta, KS_LOG2_SLOTS)]++;
+	stats->slots[ks_latency_slot(delta)]++;
 	return 0;
 }
 

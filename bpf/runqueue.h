@@ -22,7 +22,7 @@ struct runqueue_key {
 
 struct runqueue_stats {
 	__u64 sum_ns;
-	__u64 slots[KS_LOG2_SLOTS]; /* log2(wait ns) histogram; sums to the wait count */
+	__u64 slots[KS_HISTOGRAM_SLOTS]; /* wait (bpf/histogram.h); sums to the wait count */
 };
 
 /*
@@ -42,7 +42,7 @@ struct runqueue_trace_record {
 };
 
 _Static_assert(sizeof(struct runqueue_key) == 8, "runqueue_key is ABI");
-_Static_assert(sizeof(struct runqueue_stats) == 8 + 8 * KS_LOG2_SLOTS, "runqueue_stats is ABI");
+_Static_assert(sizeof(struct runqueue_stats) == 8 + 8 * KS_HISTOGRAM_SLOTS, "runqueue_stats is ABI");
 _Static_assert(sizeof(struct runqueue_trace_record) == 88, "runqueue_trace_record is ABI");
 
 #endif /* KERNSCOPE_RUNQUEUE_H */

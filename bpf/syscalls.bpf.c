@@ -150,7 +150,7 @@ static __always_inline void count_exit(__u32 id, __u64 delta, long ret, bool tim
 		/* Per-CPU value: plain adds are safe. */
 		if (stats) {
 			stats->sum_ns += delta;
-			stats->slots[ks_log2_slot(delta, KS_LOG2_SLOTS)]++;
+			stats->slots[ks_latency_slot(delta)]++;
 		}
 	}
 

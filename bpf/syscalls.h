@@ -30,7 +30,7 @@ struct syscall_count {
 /* Latency per syscall, node-wide: a histogram per cgroup would cost 264 bytes per CPU each. */
 struct syscall_stats {
 	__u64 sum_ns;
-	__u64 slots[KS_LOG2_SLOTS]; /* log2(latency ns) histogram; their sum is the count */
+	__u64 slots[KS_HISTOGRAM_SLOTS]; /* latency (bpf/histogram.h); their sum is the count */
 };
 
 struct syscall_error_key {
@@ -54,7 +54,7 @@ struct syscall_trace_record {
 
 _Static_assert(sizeof(struct syscall_count_key) == 16, "syscall_count_key is ABI");
 _Static_assert(sizeof(struct syscall_count) == 8, "syscall_count is ABI");
-_Static_assert(sizeof(struct syscall_stats) == 8 + 8 * KS_LOG2_SLOTS, "syscall_stats is ABI");
+_Static_assert(sizeof(struct syscall_stats) == 8 + 8 * KS_HISTOGRAM_SLOTS, "syscall_stats is ABI");
 _Static_assert(sizeof(struct syscall_error_key) == 8, "syscall_error_key is ABI");
 _Static_assert(sizeof(struct syscall_trace_record) == 72, "syscall_trace_record is ABI");
 

@@ -306,7 +306,7 @@ static __always_inline void connect_done(const struct sock *sk)
 	if (!t)
 		return;
 	__sync_fetch_and_add(&t->connect_sum_ns, delta);
-	__sync_fetch_and_add(&t->connect_slots[ks_log2_slot(delta, KS_TCP_CONNECT_SLOTS)], 1);
+	__sync_fetch_and_add(&t->connect_slots[ks_latency_slot(delta)], 1);
 }
 
 /*

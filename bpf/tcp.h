@@ -9,14 +9,9 @@
 #ifndef KERNSCOPE_TCP_H
 #define KERNSCOPE_TCP_H
 
+#include "histogram.h"
 #include "record.h"
 
-/*
- * Connect latency histogram: slot i counts latencies with
- * floor(log2(ns)) == i; the last slot takes everything from 2^32 ns (4.3 s)
- * up, so 2^32 ns can be a bucket bound (SYN retransmits land at 1 s, 3 s, 7 s).
- */
-#define KS_TCP_CONNECT_SLOTS 33
 /* Socket cgroups counted apart when attribution is on (beyond: counted as lost). */
 #define KS_TCP_MAX_CGROUPS 1024
 
@@ -48,7 +43,7 @@ struct tcp_totals {
 	__u64 connect_failures; /* SYN_SENT -> CLOSE */
 	__u64 retransmits; /* segments, SYN-ACKs included, as the kernel's RetransSegs */
 	__u64 connect_sum_ns; /* SYN sent -> ESTABLISHED, outbound */
-	__u64 connect_slots[KS_TCP_CONNECT_SLOTS];
+	__u64 connect_slots[KS_HISTOGRAM_SLOTS]; /* connect latency (bpf/histogram.h) */
 };
 
 enum tcp_trace_event {
@@ -86,7 +81,7 @@ struct tcp_trace_record {
 _Static_assert(sizeof(struct tcp_direction_key) == 16, "tcp_direction_key is ABI");
 _Static_assert(sizeof(struct tcp_count) == 8, "tcp_count is ABI");
 _Static_assert(sizeof(struct tcp_totals_key) == 8, "tcp_totals_key is ABI");
-_Static_assert(sizeof(struct tcp_totals) == 24 + 8 * KS_TCP_CONNECT_SLOTS, "tcp_totals is ABI");
+_Static_assert(sizeof(struct tcp_totals) == 24 + 8 * KS_HISTOGRAM_SLOTS, "tcp_totals is ABI");
 _Static_assert(sizeof(struct tcp_trace_record) == 104, "tcp_trace_record is ABI");
 
 #endif /* KERNSCOPE_TCP_H */

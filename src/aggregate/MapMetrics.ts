@@ -8,15 +8,24 @@
 // structs; user probes' families (UserMapMetrics) reuse the two families here.
 import type { Field } from '../decode/RecordLayout';
 import { RecordLayout } from '../decode/RecordLayout';
+import { nativeIndexOfSlot, schemaOfSlots, slotOfEdge } from '../decode/latencySlots';
 import { readField } from '../decode/readField';
 import type { NativeBpfObject } from '../native/addon';
 import type { KeyLabel, MapMetricDefinition } from '../probes/ProbeDefinition';
 import type { FamilySettings } from './FamilySettings';
-import type { EntrySource, MapEntry } from './MapReader';
+import type { EntrySource } from './MapReader';
 import { MapReaders } from './MapReader';
 import type { KeyLabeller } from './MapSeries';
 import { MapSeries } from './MapSeries';
-import type { HistogramFamily, HistogramSample, Labels, MetricFamily, Sample, ScalarFamily } from './MetricFamily';
+import type {
+  ExponentialBuckets,
+  HistogramFamily,
+  HistogramSample,
+  Labels,
+  MetricFamily,
+  Sample,
+  ScalarFamily,
+} from './MetricFamily';
 
 function u64Word(layout: RecordLayout, name: string, what: string): number {
   const field = layout.field(name);
@@ -26,15 +35,12 @@ function u64Word(layout: RecordLayout, name: string, what: string): number {
   return field.offset / 8;
 }
 
-/** Slot i of a log2 histogram holds values below 2^(i+1) kernel units. */
-function slotBuckets(bounds: readonly number[], scale: number, slots: number): number[] {
+/** Per bound (seconds): the last slot of a latency histogram (latencySlots) counted in its bucket. */
+function slotBuckets(bounds: readonly number[], schema: number, slots: number): number[] {
   return bounds.map((bound) => {
-    const exponent = Math.log2(bound / scale);
-    const rounded = Math.round(exponent);
-    if (Math.abs(exponent - rounded) > 1e-9 || rounded < 1 || rounded >= slots) {
-      throw new Error(`histogram bound ${bound} is not a log2 slot edge (2^k * ${scale}, 1 <= k < ${slots})`);
-    }
-    return rounded - 1; // the last slot counted in this bucket
+    const slot = slotOfEdge(bound, schema, slots);
+    if (slot === undefined) throw new Error(`histogram bound ${bound} is not a slot edge of schema ${schema}`);
+    return slot;
   });
 }
 
@@ -76,6 +82,8 @@ export interface HistogramShape {
   bounds: readonly number[];
   /** Per bound: the last slot counted in its bucket. */
   lastSlotOfBucket: number[];
+  /** Set when the slots are the kernel's latency slots (latencySlots): their native schema. */
+  schema?: number;
 }
 
 /** A counter: one u64 word of each entry's value. */
@@ -123,33 +131,48 @@ export class MapHistogramFamily implements HistogramFamily {
   }
 
   collect(): HistogramSample[] {
+    const { firstSlot, slots, sumWord } = this.shape;
     return this.series
       .exported(
         this.source.entries(),
-        (entry) => this.sample(entry),
-        (item) => item.count,
+        (entry) => ({ slots: entry.totals.slice(firstSlot, firstSlot + slots), sum: entry.totals[sumWord] }),
+        (item) => item.slots.reduce((a, b) => a + b, 0),
         (into, from) => {
-          from.counts.forEach((c, i) => (into.counts[i] += c));
+          from.slots.forEach((n, i) => (into.slots[i] += n));
           into.sum += from.sum;
-          into.count += from.count;
         },
       )
-      .map(({ labels, item }) => ({ ...item, labels }));
+      .map(({ labels, item }) => this.sample(labels, item.slots, item.sum));
   }
 
-  private sample(entry: MapEntry): Omit<HistogramSample, 'labels'> {
-    const { firstSlot, slots, sumWord, scale, bounds, lastSlotOfBucket } = this.shape;
+  private sample(labels: Labels, slotCounts: Float64Array, sum: number): HistogramSample {
+    const { scale, bounds, lastSlotOfBucket, schema } = this.shape;
     const counts = new Array<number>(bounds.length + 1).fill(0);
     let bucket = 0;
     let count = 0;
-    for (let slot = 0; slot < slots; slot++) {
+    slotCounts.forEach((n, slot) => {
       while (bucket < lastSlotOfBucket.length && slot > lastSlotOfBucket[bucket]) bucket++;
-      const n = entry.totals[firstSlot + slot];
       counts[bucket] += n;
       count += n;
-    }
-    return { bounds, counts, sum: entry.totals[sumWord] * scale, count };
+    });
+    const sample: HistogramSample = { labels, bounds, counts, sum: sum * scale, count };
+    if (schema !== undefined) sample.exponential = exponentialBuckets(slotCounts, schema);
+    return sample;
   }
+}
+
+/** A latency histogram's slots (latencySlots) as native buckets: zeros, then the filled range of slots. */
+function exponentialBuckets(slotCounts: Float64Array, schema: number): ExponentialBuckets {
+  let first = 1;
+  let last = slotCounts.length - 1;
+  while (first <= last && slotCounts[first] === 0) first++;
+  while (last >= first && slotCounts[last] === 0) last--;
+  return {
+    schema,
+    zeroCount: slotCounts[0],
+    offset: first <= last ? nativeIndexOfSlot(first, schema) : 0,
+    counts: Array.from(slotCounts.subarray(first, last + 1)),
+  };
 }
 
 /** The families of a built-in probe's map-backed metrics. */
@@ -170,6 +193,7 @@ export function mapFamilies(
       return new MapCounterFamily(definition.name, definition.help, reader, series, word);
     }
     const slots = valueLayout.field(definition.slots).size / 8;
+    const schema = schemaOfSlots(slots);
     const chosen = bounds[definition.name] ?? definition.bounds;
     return new MapHistogramFamily(definition.name, definition.help, reader, series, {
       firstSlot: u64Word(valueLayout, definition.slots, 'histogram slots'),
@@ -177,7 +201,8 @@ export function mapFamilies(
       sumWord: u64Word(valueLayout, definition.sum, 'histogram sum'),
       scale: definition.scale,
       bounds: chosen,
-      lastSlotOfBucket: slotBuckets(chosen, definition.scale, slots),
+      lastSlotOfBucket: slotBuckets(chosen, schema, slots),
+      schema,
     });
   });
 }

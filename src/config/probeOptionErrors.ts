@@ -1,7 +1,6 @@
 // A probe's own settings (config file `probes.<name>`) checked against its
 // definition: filters as the global ones are checked, optional labels it
 // has, buckets of histograms it has.
-import { histogramSlots } from '../decode/histogramSlots';
 import { findProbe } from '../probes';
 import { OptionError, OptionProblems } from './OptionError';
 import type { ProbeOptions } from './probeOptions';
@@ -63,7 +62,7 @@ export function probeOptionErrors(
       problems.add(() => OptionError.unknownKey(named(`buckets.${metric}`), accepted));
       continue;
     }
-    const problem = bucketProblem(histogram, histogramSlots(definition, histogram), bounds);
+    const problem = bucketProblem(bounds);
     if (problem) problems.add(() => new OptionError(named(`buckets.${metric}`), bounds, problem));
   }
   return problems;

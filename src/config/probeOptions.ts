@@ -3,6 +3,7 @@
 // labels are optional, which metrics are log2 histograms); these functions
 // check a probe's settings against them and apply them to a definition.
 import { histogramSlots } from '../decode/histogramSlots';
+import { EDGE_RANGE, schemaOfSlots, slotUpperEdge } from '../decode/latencySlots';
 import type { MapHistogramDefinition, ProbeDefinition } from '../probes/ProbeDefinition';
 
 /** In-kernel filters (load-time constants); unset: every task. */
@@ -19,7 +20,7 @@ export interface ProbeFilter {
 export interface ProbeOptions extends ProbeFilter {
   /** Optional labels to turn on (see `optionalLabels` in the probe's metrics). */
   labels?: string[];
-  /** Histogram bounds by metric name, in the exported unit; each a log2 slot edge. */
+  /** Histogram bounds by metric name, in seconds; each a slot edge (bucketProblem). */
   buckets?: Record<string, number[]>;
 }
 
@@ -29,12 +30,14 @@ export interface EffectiveProbeOptions extends ProbeFilter {
   buckets: Record<string, number[]>;
 }
 
-/** Every log2 slot its own bucket: a probe's histograms at full resolution (`stats`, `top`). */
+/** Every slot its own bucket: a probe's histograms at full resolution (`stats`, `top`). */
 export function everySlotBuckets(definition: ProbeDefinition): Record<string, number[]> {
   return Object.fromEntries(
     histogramsOf(definition).map((h) => {
       const slots = histogramSlots(definition, h);
-      return [h.name, Array.from({ length: slots - 1 }, (_, k) => 2 ** (k + 1) * h.scale)];
+      const schema = schemaOfSlots(slots);
+      // Slots 1 .. slots - 2 have finite edges; the last one is +Inf's.
+      return [h.name, Array.from({ length: slots - 2 }, (_, i) => slotUpperEdge(i + 1, schema))];
     }),
   );
 }
@@ -74,26 +77,24 @@ export function isComm(comm: unknown): comm is string {
 
 export const COMM_ACCEPTED = 'a command name (comm) of 1 to 15 bytes';
 
+const EDGE_EXPONENTS = `${Math.log2(EDGE_RANGE.min)} <= k <= ${Math.log2(EDGE_RANGE.max)}`;
+
 /**
- * Why `bounds` cannot be the buckets of `metric`, a histogram of `slots` log2
- * slots (histogramSlots), or undefined when they can: ascending slot edges
- * (2^k kernel units, 1 <= k < slots) in the exported unit.
+ * Why `bounds` cannot be classic buckets of a latency histogram, or undefined
+ * when they can: ascending powers of two of a second, which are slot edges at
+ * every schema (latencySlots).
  */
-export function bucketProblem(metric: MapHistogramDefinition, slots: number, bounds: unknown): string | undefined {
-  const unit = metric.scale === 1e-9 ? 'ns' : `x ${metric.scale}`;
-  const accepted = `a non-empty ascending list of log2 slot edges 2^k ${unit} (1 <= k < ${slots}) in the exported unit, e.g. ${(2 ** 10 * metric.scale).toPrecision(4)} (2^10 ${unit})`;
+export function bucketProblem(bounds: unknown): string | undefined {
+  const accepted = `a non-empty ascending list of slot edges 2^k seconds (${EDGE_EXPONENTS}), e.g. 0.0009765625 (2^-10)`;
   if (!Array.isArray(bounds) || bounds.length === 0) return accepted;
   let last = -Infinity;
   for (const bound of bounds as unknown[]) {
     if (typeof bound !== 'number' || !Number.isFinite(bound) || bound <= 0) return accepted;
-    const exponent = Math.log2(bound / metric.scale);
-    const k = Math.round(exponent);
-    if (k >= slots) return `${accepted}; ${bound} is above the largest, ${2 ** (slots - 1) * metric.scale}`;
-    if (k < 1) return `${accepted}; ${bound} is below the smallest, ${2 * metric.scale}`;
-    if (Math.abs(exponent - k) > 1e-9) {
-      const below = 2 ** Math.floor(exponent) * metric.scale;
-      const above = 2 ** Math.ceil(exponent) * metric.scale;
-      return `${accepted}; ${bound} is not one (nearest: ${below}, ${above})`;
+    const exponent = Math.log2(bound);
+    if (bound > EDGE_RANGE.max) return `${accepted}; ${bound} is above the largest, ${EDGE_RANGE.max}`;
+    if (bound < EDGE_RANGE.min) return `${accepted}; ${bound} is below the smallest, ${EDGE_RANGE.min}`;
+    if (Math.abs(exponent - Math.round(exponent)) > 1e-9) {
+      return `${accepted}; ${bound} is not one (nearest: ${2 ** Math.floor(exponent)}, ${2 ** Math.ceil(exponent)})`;
     }
     if (bound <= last) return `${accepted}; ${bound} does not ascend`;
     last = bound;

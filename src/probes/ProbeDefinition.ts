@@ -66,16 +66,16 @@ export interface MapCounterDefinition extends MapMetricBase {
   field: string;
 }
 
-/** A log2 histogram (bpf/histogram.h): slot i counts values below 2^(i+1) units. */
+/** A latency histogram in seconds (bpf/histogram.h, src/decode/latencySlots.ts): native buckets exactly. */
 export interface MapHistogramDefinition extends MapMetricBase {
   type: 'histogram';
-  /** u64 array field of the value struct, one per log2 slot (its length, from BTF, is the slot count). */
+  /** u64 array field of the value struct, one per slot (its length, from BTF, says the schema). */
   slots: string;
   /** u64 field holding the exact sum of observed values. */
   sum: string;
-  /** Exported unit per kernel unit: 1e-9 turns nanoseconds into seconds. */
+  /** Seconds per unit of the sum: 1e-9, nanoseconds. */
   scale: number;
-  /** Default bucket bounds in the exported unit; each must be a slot edge (2^k kernel units). */
+  /** Default classic bucket bounds in seconds; each a slot edge, a power of two at every schema. */
   bounds: number[];
 }
 

@@ -2,8 +2,8 @@ import { blockDeviceName } from './blockDevices';
 import { latencyMs } from './formats';
 import type { ProbeDefinition } from './ProbeDefinition';
 
-/** Log2 slot edges 2^11 .. 2^31 ns (about 2 us .. 2.1 s), every other slot. */
-export const BLOCK_IO_LATENCY_BOUNDS = Array.from({ length: 11 }, (_, i) => 2 ** (11 + 2 * i) * 1e-9);
+/** Slot edges 2^-19 .. 2^1 s (1.9 us .. 2 s), every other octave. */
+export const BLOCK_IO_LATENCY_BOUNDS = Array.from({ length: 11 }, (_, i) => 2 ** (-19 + 2 * i));
 
 /** enum blockio_op (bpf/blockio.h). */
 const OPS = ['read', 'write', 'flush', 'discard', 'other'];

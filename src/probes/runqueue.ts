@@ -1,8 +1,8 @@
 import { latencyMs } from './formats';
 import type { ProbeDefinition } from './ProbeDefinition';
 
-/** Log2 slot edges 2^10 .. 2^30 ns (about 1 us .. 1.07 s), every slot. */
-export const RUNQUEUE_LATENCY_BOUNDS = Array.from({ length: 21 }, (_, i) => 2 ** (10 + i) * 1e-9);
+/** Slot edges 2^-20 .. 2^0 s (0.95 us .. 1 s), every octave. */
+export const RUNQUEUE_LATENCY_BOUNDS = Array.from({ length: 21 }, (_, i) => 2 ** (-20 + i));
 
 /**
  * Run-queue latency (bpf/runqueue.bpf.c): time from a task becoming runnable

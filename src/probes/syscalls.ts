@@ -1,8 +1,8 @@
 import { errnoName, latencyMs, syscallName } from './formats';
 import type { ProbeDefinition } from './ProbeDefinition';
 
-/** Log2 slot edges 2^10 .. 2^30 ns (about 1 us .. 1.07 s), every other slot. */
-export const SYSCALL_LATENCY_BOUNDS = Array.from({ length: 11 }, (_, i) => 2 ** (10 + 2 * i) * 1e-9);
+/** Slot edges 2^-20 .. 2^0 s (0.95 us .. 1 s), every other octave. */
+export const SYSCALL_LATENCY_BOUNDS = Array.from({ length: 11 }, (_, i) => 2 ** (-20 + 2 * i));
 
 /** The errno name of a failed call's return value (-4095..-1, the kernel's error range), else "". */
 function errnoOf(ret: number): string {

@@ -2,8 +2,8 @@ import { socketAddress } from './addresses';
 import { latencyMs } from './formats';
 import type { AttachVariant, DecodedRecord, KeyLabel, ProbeDefinition } from './ProbeDefinition';
 
-/** Log2 slot edges 2^12 .. 2^32 ns (4.1 us .. 4.29 s), every other slot. */
-export const TCP_CONNECT_LATENCY_BOUNDS = Array.from({ length: 11 }, (_, i) => 2 ** (12 + 2 * i) * 1e-9);
+/** Slot edges 2^-18 .. 2^2 s (3.8 us .. 4 s), every other octave (SYN retransmits land at 1 s, 3 s, 7 s). */
+export const TCP_CONNECT_LATENCY_BOUNDS = Array.from({ length: 11 }, (_, i) => 2 ** (-18 + 2 * i));
 
 /** `enum ks_tcp_direction` (bpf/tcp.h) -> label value. */
 export const TCP_DIRECTIONS: readonly string[] = ['outbound', 'inbound'];

@@ -23,7 +23,7 @@ probes:
   syscalls:
     comm: python3
     buckets:
-      kernscope_syscall_duration_seconds: [0.000001024, 0.001048576]
+      kernscope_syscall_duration_seconds: [0.00000095367431640625, 0.0009765625]
 `;
 
 /** `kernscope run --check-config ...args` with extra environment variables, as nobody (no capabilities). */

@@ -8,7 +8,7 @@ import type { OptionError } from '../../src/config/OptionError';
 import { optionErrorsOf } from '../../src/config/OptionError';
 import { cgroup2Mount } from '../../src/kernel/cgroup';
 import { formatDuration, parseDuration, resolveOptions } from '../../src/config/loadConfig';
-import { bucketProblem, histogramsOf, withOptionalLabels } from '../../src/config/probeOptions';
+import { bucketProblem, withOptionalLabels } from '../../src/config/probeOptions';
 import { findProbe } from '../../src/probes';
 
 const FILE = '/etc/kernscope/test.yaml';
@@ -284,19 +284,16 @@ void t.test('optional labels must be optional labels of that probe', (t) => {
   t.end();
 });
 
-void t.test('buckets: ascending log2 slot edges of a histogram of the probe', (t) => {
-  const histogram = histogramsOf(findProbe('syscalls')!)[0];
-  t.equal(bucketProblem(histogram, 32, [2 ** 10 * 1e-9, 2 ** 20 * 1e-9, 2 ** 31 * 1e-9]), undefined);
-  t.match(bucketProblem(histogram, 32, [2 ** 20 * 1e-9, 2 ** 10 * 1e-9]), /does not ascend/);
-  t.match(
-    bucketProblem(histogram, 32, [2 ** 32 * 1e-9]),
-    /4\.294967296 is above the largest, 2\.147483648$/,
-    'beyond the last slot',
-  );
-  t.match(bucketProblem(histogram, 32, [1e-9]), /is below the smallest, 2e-9$/, 'slot 0 has no lower edge to export');
-  t.match(bucketProblem(histogram, 32, [3e-6]), /is not one \(nearest: 0\.000002048, 0\.000004096\)$/, 'between edges');
-  t.ok(bucketProblem(histogram, 32, []), 'empty');
-  t.ok(bucketProblem(histogram, 32, ['1']), 'strings');
+void t.test('buckets: ascending powers of two of a second, the slot edges at every schema', (t) => {
+  t.equal(bucketProblem([2 ** -20, 2 ** -10, 2 ** 1]), undefined);
+  t.equal(bucketProblem([2 ** -30, 2 ** 34]), undefined, 'the first and last slot edges');
+  t.match(bucketProblem([2 ** -10, 2 ** -20]), /does not ascend/);
+  t.match(bucketProblem([2 ** 35]), /34359738368 is above the largest, 17179869184$/, 'beyond the last slot');
+  t.match(bucketProblem([2 ** -31]), /is below the smallest, 9\.313225746154785e-10$/, 'below 1 kernel unit');
+  t.match(bucketProblem([3e-6]), /is not one \(nearest: 0\.0000019073486328125, 0\.000003814697265625\)$/, 'between edges');
+  t.match(bucketProblem([0.001]), /2\^k seconds \(-30 <= k <= 34\), e\.g\. 0\.0009765625 \(2\^-10\); 0\.001 is not one/, 'a decimal');
+  t.ok(bucketProblem([]), 'empty');
+  t.ok(bucketProblem(['1']), 'strings');
   t.end();
 });
 
