@@ -9,7 +9,7 @@ import type { Labels, MetricFamily } from '../aggregate/MetricFamily';
 import type { AgentOptions } from '../config/AgentOptions';
 import { effectiveProbeOptions } from '../config/AgentOptions';
 import type { EffectiveProbeOptions } from '../config/probeOptions';
-import { withOptionalLabels } from '../config/probeOptions';
+import { withHistogramSchema, withOptionalLabels } from '../config/probeOptions';
 import { ResolvedRecord } from '../decode/ResolvedRecord';
 import { RingDrain } from '../drain/RingDrain';
 import { Attribution } from '../enrich/Attribution';
@@ -61,7 +61,8 @@ export class Agent {
           attribution: this.attribution !== undefined,
           latencyEvery: this.options.syscallLatencyEvery,
         };
-        this.startProbe(loader, withOptionalLabels(findProbe(name)!, probe.labels), settings, probe);
+        const definition = withHistogramSchema(findProbe(name)!, this.options.histogramSchema);
+        this.startProbe(loader, withOptionalLabels(definition, probe.labels), settings, probe);
       }
     } catch (error) {
       this.stop();

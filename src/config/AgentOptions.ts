@@ -33,6 +33,8 @@ export interface AgentOptions {
   drainIntervalMs: number;
   /** The syscalls probe measures the latency of 1 in this many calls per CPU (1: every call); counts stay exact. */
   syscallLatencyEvery: number;
+  /** Latency histograms' native schema: 2^schema buckets per power of two (bpf/histogram.h). */
+  histogramSchema: number;
   /** Series per metric before new label sets fold into `__overflow__`. */
   maxSeriesPerMetric: number;
   /** A series whose value did not change for this long is dropped from the export; 0: never. */
@@ -68,6 +70,8 @@ export const DEFAULT_OPTIONS: AgentOptions = {
   wakeupBytes: 1024 * 1024,
   drainIntervalMs: 20,
   syscallLatencyEvery: 16,
+  // Schema 0 (66 slots): twice the kernel memory of the classic 32 log2 slots; each step up doubles it.
+  histogramSchema: 0,
   maxSeriesPerMetric: 2000,
   seriesTtlMs: 10 * 60 * 1000,
   bpfStats: false,

@@ -55,6 +55,12 @@ export function histogramsOf(definition: ProbeDefinition): MapHistogramDefinitio
   return definition.mapMetrics.filter((m): m is MapHistogramDefinition => m.type === 'histogram');
 }
 
+/** The definition loading its object built for `schema` (Makefile: NAME.schemaN.bpf.o) when it has latency histograms. */
+export function withHistogramSchema(definition: ProbeDefinition, schema: number): ProbeDefinition {
+  if (schema === 0 || histogramsOf(definition).length === 0) return definition;
+  return { ...definition, object: definition.object.replace(/\.bpf\.o$/, `.schema${schema}.bpf.o`) };
+}
+
 /** The definition with every optional label that is not in `enabled` removed from its metrics. */
 export function withOptionalLabels(definition: ProbeDefinition, enabled: readonly string[]): ProbeDefinition {
   const keep = <T>(labels: Record<string, T>, optional: readonly string[] = []): Record<string, T> =>

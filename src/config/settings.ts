@@ -3,6 +3,7 @@
 // and its help. The file, environment and flag readers (loadConfig.ts), the
 // checks (validateOptions.ts) and `kernscope run`'s flags and help
 // (settingFlags.ts) all come from it: a new setting is a new row.
+import { MAX_SCHEMA } from '../decode/latencySlots';
 import type { LogLevel } from '../log';
 import type { AgentOptions } from './AgentOptions';
 import { LOG_LEVELS } from './AgentOptions';
@@ -195,6 +196,17 @@ export const SETTINGS: readonly Setting[] = [
     help: 'syscalls: measure the latency of 1 in N calls per CPU, 1: every call; counts and errors are always exact',
     accepted: 'an integer from 1 (every call) to 65536',
     check: (value) => ok(isInteger(value) && value >= 1 && value <= 65536),
+  },
+  {
+    key: 'histogramSchema',
+    file: 'histogram_schema',
+    env: 'KERNSCOPE_HISTOGRAM_SCHEMA',
+    flag: '--histogram-schema',
+    kind: 'integer',
+    placeholder: 'N',
+    help: 'latency histograms: 2^N native buckets per power of two; kernel memory per series grows with 2^N',
+    accepted: 'an integer from 0 to 3',
+    check: (value) => ok(isInteger(value) && value >= 0 && value <= MAX_SCHEMA),
   },
   {
     key: 'maxSeriesPerMetric',

@@ -47,7 +47,7 @@ probes:
     pid: 4242
     comm: python3
     buckets:
-      kernscope_syscall_duration_seconds: [0.000001024, 0.000262144, 0.067108864]
+      kernscope_syscall_duration_seconds: [0.00000095367431640625, 0.000244140625, 0.0625]
 strict: true
 pid: 1
 cgroup: ${CGROUP}
@@ -93,7 +93,7 @@ void t.test('a file with every key', (t) => {
     syscalls: {
       tgid: 4242,
       comm: 'python3',
-      buckets: { kernscope_syscall_duration_seconds: [0.000001024, 0.000262144, 0.067108864] },
+      buckets: { kernscope_syscall_duration_seconds: [0.00000095367431640625, 0.000244140625, 0.0625] },
     },
   });
   t.same(sources, [`config file ${FILE}`]);
@@ -104,7 +104,7 @@ void t.test('a file with every key', (t) => {
       cgroup: CGROUP,
       comm: 'python3',
       labels: [],
-      buckets: { kernscope_syscall_duration_seconds: [0.000001024, 0.000262144, 0.067108864] },
+      buckets: { kernscope_syscall_duration_seconds: [0.00000095367431640625, 0.000244140625, 0.0625] },
     },
     "a probe's own filters beat the file's global ones",
   );
@@ -242,7 +242,7 @@ probes:
     ['probes.syscalls.pid', /^invalid probes\.syscalls\.pid in \S+: 0; expected a positive process id$/],
     [
       'probes.syscalls.buckets.kernscope_syscall_duration_seconds',
-      /^invalid probes\.syscalls\.buckets\.kernscope_syscall_duration_seconds in \S+: \[0\.001\]; expected .*log2 slot edges.*0\.001 is not one \(nearest: 0\.000524288, 0\.001048576\)$/,
+      /^invalid probes\.syscalls\.buckets\.kernscope_syscall_duration_seconds in \S+: \[0\.001\]; expected .*slot edges 2\^k seconds.*0\.001 is not one \(nearest: 0\.0009765625, 0\.001953125\)$/,
     ],
   ];
   t.equal(lines.length, expected.length, `one line per bad value:\n${lines.join('\n')}`);
@@ -290,34 +290,41 @@ void t.test('buckets: ascending powers of two of a second, the slot edges at eve
   t.match(bucketProblem([2 ** -10, 2 ** -20]), /does not ascend/);
   t.match(bucketProblem([2 ** 35]), /34359738368 is above the largest, 17179869184$/, 'beyond the last slot');
   t.match(bucketProblem([2 ** -31]), /is below the smallest, 9\.313225746154785e-10$/, 'below 1 kernel unit');
-  t.match(bucketProblem([3e-6]), /is not one \(nearest: 0\.0000019073486328125, 0\.000003814697265625\)$/, 'between edges');
-  t.match(bucketProblem([0.001]), /2\^k seconds \(-30 <= k <= 34\), e\.g\. 0\.0009765625 \(2\^-10\); 0\.001 is not one/, 'a decimal');
+  t.match(
+    bucketProblem([3e-6]),
+    /is not one \(nearest: 0\.0000019073486328125, 0\.000003814697265625\)$/,
+    'between edges',
+  );
+  t.match(
+    bucketProblem([0.001]),
+    /2\^k seconds \(-30 <= k <= 34\), e\.g\. 0\.0009765625 \(2\^-10\); 0\.001 is not one/,
+    'a decimal',
+  );
   t.ok(bucketProblem([]), 'empty');
   t.ok(bucketProblem(['1']), 'strings');
   t.end();
 });
 
-void t.test("buckets up to each histogram's own top edge, its slot count read from BTF", (t) => {
-  // tcp's connect histogram has 33 slots so that 2^32 ns (4.29 s), its default top bound, is an edge.
+void t.test('buckets in a config file: powers of two of a second, up to 2^34 s', (t) => {
   const tcp = { probes: 'tcp' };
   t.doesNotThrow(
     () =>
       resolve(
-        'probes:\n  tcp:\n    buckets:\n      kernscope_tcp_connect_duration_seconds: [0.001048576, 4.294967296]\n',
+        'probes:\n  tcp:\n    buckets:\n      kernscope_tcp_connect_duration_seconds: [0.0009765625, 4]\n',
         {},
         tcp,
       ),
-    'tcp takes 2^32 ns',
+    'tcp takes 2^-10 s and 4 s',
   );
   t.match(
     errorsOf(
       t,
-      'probes:\n  syscalls:\n    buckets:\n      kernscope_syscall_duration_seconds: [4.294967296]\n',
+      'probes:\n  syscalls:\n    buckets:\n      kernscope_syscall_duration_seconds: [34359738368]\n',
       {},
       { probes: 'syscalls' },
     ),
-    [/kernscope_syscall_duration_seconds.*4\.294967296 is above the largest, 2\.147483648$/],
-    'syscalls, of 32 slots, does not',
+    [/kernscope_syscall_duration_seconds.*34359738368 is above the largest, 17179869184$/],
+    '2^35 s is past the last slot',
   );
   t.end();
 });

@@ -36,8 +36,9 @@ const WORKERS = [
   { comm: 'ks-spin', nap: 0 },
   { comm: 'ks-sleep', nap: 0.0005 },
 ];
-/** A log2 slot edge (about 1 ms): a wait is at or above it exactly when its slot is 20 or higher. */
-const MIN_LATENCY_NS = 2 ** 20;
+/** A slot edge, 2^-10 s (976562.5 ns): a wait of whole nanoseconds lies above it exactly from MIN_LATENCY_NS. */
+const MIN_LATENCY_EDGE_S = 2 ** -10;
+const MIN_LATENCY_NS = Math.ceil(MIN_LATENCY_EDGE_S * 1e9);
 /** A few thousand waits a second, 96 bytes each with the ring's own header. */
 const RING_BYTES = 1 << 22;
 const TRACE = runqueueProbe.trace!;
@@ -161,9 +162,9 @@ void t.test('every observed wait is one record naming the worker, the wait and t
 
 void t.test('a minimum latency on a slot edge: exactly the observations in the slots above it', async (t) => {
   const traced = await traceWorkers(t, () => ({ minLatencyNs: MIN_LATENCY_NS, skipTgid: 0 }));
-  const edge = RUNQUEUE_LATENCY_BOUNDS.indexOf(MIN_LATENCY_NS * 1e-9);
-  t.not(edge, -1, 'the minimum is a bucket bound');
-  // Buckets up to that bound hold the waits below it (slot i: [2^i, 2^(i+1)) ns, exported as le = 2^(i+1)).
+  const edge = RUNQUEUE_LATENCY_BOUNDS.indexOf(MIN_LATENCY_EDGE_S);
+  t.not(edge, -1, 'the edge is a bucket bound');
+  // Buckets up to that bound hold the waits below the minimum (slots are upper-inclusive: bpf/histogram.h).
   const below = traced.histogram.counts.slice(0, edge + 1).reduce((sum, n) => sum + n, 0);
   const atOrAbove = traced.histogram.count - below;
   // Both sides observed, or the comparison could not tell a working minimum from none.
