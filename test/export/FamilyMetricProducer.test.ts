@@ -37,7 +37,7 @@ void t.test('cumulative: values as they are, names and units mapped', async (t) 
   const producer = new FamilyMetricProducer(
     () => families(() => [{ labels: { syscall: 'read' }, value: 7 }], { counts: [1, 2, 3], sum: 0.5 }),
     resource,
-    AggregationTemporality.CUMULATIVE,
+    { temporality: AggregationTemporality.CUMULATIVE },
   );
   const [calls, latency] = (await metrics(producer)) as [SumMetricData, HistogramMetricData];
   t.match(calls, {
@@ -62,7 +62,7 @@ void t.test('delta: each export carries the change; a counter that went back cou
   const producer = new FamilyMetricProducer(
     () => families(() => [{ labels: {}, value }], { counts, sum: counts[0] }),
     resource,
-    AggregationTemporality.DELTA,
+    { temporality: AggregationTemporality.DELTA },
   );
   const first = (await metrics(producer)) as [SumMetricData, HistogramMetricData];
   t.equal(first[0].dataPoints[0].value, 10, 'first export: all of it');
