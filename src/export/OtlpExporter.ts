@@ -82,7 +82,8 @@ export class OtlpExporter {
 
   /** `attributesOf`: a series' labels as OTel attributes (the agent's attribution renames its own). */
   start(families: MetricFamily[], version: string, attributesOf?: (labels: Labels) => Labels): void {
-    // Headers, TLS, compression and temporality come from the OTEL_* variables (checked in otlpSettings).
+    // Headers, TLS, compression and temporality come from the OTEL_* variables (checked in otlpSettings);
+    // the histogram aggregation from settings, as the exporter does not read that variable.
     // A request never outlives its export: past the export timeout the gRPC deadline cancels it and the
     // export counts as a failure, rather than the reader giving up while a late answer counts as a success.
     const exporter = new OTLPMetricExporter({
@@ -93,7 +94,7 @@ export class OtlpExporter {
     const producer = new FamilyMetricProducer(
       () => families,
       resource,
-      exporter.selectAggregationTemporality(Instrument.COUNTER),
+      { temporality: exporter.selectAggregationTemporality(Instrument.COUNTER), histograms: this.settings.histograms },
       attributesOf,
     );
     const reader = new PeriodicExportingMetricReader({
@@ -113,6 +114,7 @@ export class OtlpExporter {
       from: this.settings.endpointFrom,
       interval_ms: this.settings.intervalMs,
       temporality: this.settings.temporality,
+      histograms: this.settings.histograms ?? 'explicit',
     });
   }
 

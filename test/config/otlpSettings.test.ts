@@ -35,7 +35,12 @@ void t.test('the endpoint: kernscope setting, then the metrics variable, then th
 
 void t.test('defaults: every 60 s, 30 s timeout, cumulative; the variables override', (t) => {
   const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' };
-  t.match(settings(endpoint), { intervalMs: 60000, timeoutMs: 30000, temporality: 'cumulative' });
+  t.match(settings(endpoint), {
+    intervalMs: 60000,
+    timeoutMs: 30000,
+    temporality: 'cumulative',
+    histograms: 'explicit',
+  });
   t.match(
     settings({
       ...endpoint,
@@ -50,6 +55,19 @@ void t.test('defaults: every 60 s, 30 s timeout, cumulative; the variables overr
     { timeoutMs: 10000 },
     'timeout within interval',
   );
+  t.end();
+});
+
+void t.test('histogram aggregation: explicit unless the variable asks for exponential (any case)', (t) => {
+  const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' };
+  const variable = 'OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION';
+  const cases: [string, string][] = [
+    ['base2_exponential_bucket_histogram', 'exponential'],
+    [' BASE2_Exponential_Bucket_Histogram ', 'exponential'],
+    ['explicit_bucket_histogram', 'explicit'],
+    ['', 'explicit'],
+  ];
+  for (const [value, histograms] of cases) t.match(settings({ ...endpoint, [variable]: value }), { histograms }, value);
   t.end();
 });
 
@@ -71,6 +89,10 @@ void t.test('each bad variable is one line naming it, its value and what is acce
     [
       { ...endpoint, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'sometimes' },
       'invalid OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: "sometimes"; expected cumulative, delta, lowmemory',
+    ],
+    [
+      { ...endpoint, OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'Exponential' },
+      'invalid OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: "Exponential"; expected explicit_bucket_histogram, base2_exponential_bucket_histogram',
     ],
     [
       { ...endpoint, OTEL_EXPORTER_OTLP_METRICS_INSECURE: 'yes' },

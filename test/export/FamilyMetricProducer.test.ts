@@ -1,7 +1,13 @@
 // Families as OTel metric data: kinds, units, bucket bounds, and delta
-// temporality (the change since the previous export, a restart taken whole).
+// temporality (the change since the previous export, a restart taken whole);
+// exponential histograms for the families that have exponential buckets.
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { HistogramMetricData, MetricData, SumMetricData } from '@opentelemetry/sdk-metrics';
+import type {
+  ExponentialHistogramMetricData,
+  HistogramMetricData,
+  MetricData,
+  SumMetricData,
+} from '@opentelemetry/sdk-metrics';
 import { AggregationTemporality, DataPointType } from '@opentelemetry/sdk-metrics';
 import t from 'tap';
 
@@ -37,7 +43,7 @@ void t.test('cumulative: values as they are, names and units mapped', async (t) 
   const producer = new FamilyMetricProducer(
     () => families(() => [{ labels: { syscall: 'read' }, value: 7 }], { counts: [1, 2, 3], sum: 0.5 }),
     resource,
-    AggregationTemporality.CUMULATIVE,
+    { temporality: AggregationTemporality.CUMULATIVE },
   );
   const [calls, latency] = (await metrics(producer)) as [SumMetricData, HistogramMetricData];
   t.match(calls, {
@@ -62,7 +68,7 @@ void t.test('delta: each export carries the change; a counter that went back cou
   const producer = new FamilyMetricProducer(
     () => families(() => [{ labels: {}, value }], { counts, sum: counts[0] }),
     resource,
-    AggregationTemporality.DELTA,
+    { temporality: AggregationTemporality.DELTA },
   );
   const first = (await metrics(producer)) as [SumMetricData, HistogramMetricData];
   t.equal(first[0].dataPoints[0].value, 10, 'first export: all of it');
@@ -80,4 +86,43 @@ void t.test('delta: each export carries the change; a counter that went back cou
   value = 3;
   const third = (await metrics(producer)) as [SumMetricData, HistogramMetricData];
   t.equal(third[0].dataPoints[0].value, 3, 'a counter that restarted counts from zero');
+});
+
+void t.test('exponential asked for: a family is exponential only when all its samples have the buckets', async (t) => {
+  const exponential = { schema: 1, zeroCount: 1, offset: -3, counts: [2] };
+  const sample = (labels: Sample['labels'], withBuckets: boolean) => ({
+    labels,
+    bounds: [0, 2 ** -1.5],
+    counts: [1, 2, 0],
+    sum: 0.5,
+    count: 3,
+    ...(withBuckets ? { exponential } : {}),
+  });
+  const histogram = (name: string, withBuckets: boolean[]): HistogramFamily => ({
+    name,
+    help: 'h',
+    type: 'histogram',
+    collect: () => withBuckets.map((w, i) => sample({ i: String(i) }, w)),
+  });
+  const producer = new FamilyMetricProducer(
+    () => [histogram('kernscope_a_seconds', [true, true]), histogram('kernscope_b_seconds', [true, false])],
+    resource,
+    { temporality: AggregationTemporality.CUMULATIVE, histograms: 'exponential' },
+  );
+  const [a, b] = (await metrics(producer)) as [ExponentialHistogramMetricData, HistogramMetricData];
+  t.equal(a.dataPointType, DataPointType.EXPONENTIAL_HISTOGRAM);
+  t.strictSame(a.dataPoints[0].value, {
+    count: 3,
+    sum: 0.5,
+    scale: 1,
+    zeroCount: 1,
+    positive: { offset: -4, bucketCounts: [2] },
+    negative: { offset: 0, bucketCounts: [] },
+  });
+  t.equal(b.dataPointType, DataPointType.HISTOGRAM, 'one sample without: the family stays explicit');
+  t.strictSame(b.dataPoints[1].value, {
+    buckets: { boundaries: [0, 2 ** -1.5], counts: [1, 2, 0] },
+    sum: 0.5,
+    count: 3,
+  });
 });

@@ -5,7 +5,8 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import type { ViewOptions } from '@opentelemetry/sdk-metrics';
+import { AggregationType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import t from 'tap';
 
 import { OtlpReceiver } from '../helpers/otlpReceiver';
@@ -22,9 +23,10 @@ async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void
 }
 
 /** A MeterProvider exporting only on forceFlush; shut down at teardown (bounded: the receiver may be gone). */
-function startProvider(t: HasTeardown, options: ExporterOptions): MeterProvider {
+function startProvider(t: HasTeardown, options: ExporterOptions, views: ViewOptions[] = []): MeterProvider {
   const provider = new MeterProvider({
     resource: resourceFromAttributes({ 'service.name': 'receiver-test' }),
+    views,
     readers: [
       new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter(options), exportIntervalMillis: 3_600_000 }),
     ],
@@ -74,6 +76,33 @@ void t.test('a counter and a histogram arrive decoded, with exact values', async
   t.match(latency.points[0], { count: 2, sum: 3.5, value: undefined });
   t.strictSame(latency.points[0].bounds, [1, 2, 4]);
   t.strictSame(latency.points[0].bucketCounts, [1, 0, 1, 0]);
+});
+
+void t.test("the SDK's own exponential histogram arrives decoded: 1 is in bucket -1, (base^-1, 1]", async (t) => {
+  const receiver = await OtlpReceiver.start(t);
+  const views = [{ instrumentName: 'test.exponential', aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } }];
+  const provider = startProvider(t, { url: `http://127.0.0.1:${receiver.port}` }, views);
+  const histogram = provider.getMeter('receiver-test').createHistogram('test.exponential', { unit: 's' });
+  for (const value of [0, 1, 2]) histogram.record(value);
+  await provider.forceFlush();
+
+  const metric = receiver.latestMetrics().get('test.exponential')!;
+  t.match(metric, { kind: 'exponentialHistogram', temporality: 'cumulative' });
+  // 160 buckets at most (the SDK's default): 1 and 2 are 2^scale + 1 buckets apart, so scale 7.
+  const buckets = Array<number>(129).fill(0);
+  buckets[0] = buckets[128] = 1;
+  t.strictSame(metric.points[0], {
+    ...metric.points[0],
+    count: 3,
+    sum: 3,
+    scale: 7,
+    zeroCount: 1,
+    zeroThreshold: 0,
+    positive: { offset: -1, bucketCounts: buckets },
+    negative: { offset: 0, bucketCounts: [] },
+    min: 0,
+    max: 2,
+  });
 });
 
 void t.test('exporter metadata arrives as request metadata', async (t) => {

@@ -26,18 +26,22 @@ const { ExportMetricsServiceRequest: Request, ExportMetricsServiceResponse: Resp
 // (AnyValue.value, Metric.data, NumberDataPoint.value, `_sum` for proto3
 // optionals); unset members are absent, even with `defaults: true`. int64 and
 // fixed64 become Numbers (nanosecond timestamps keep ~256 ns precision), enums
-// their names (AGGREGATION_TEMPORALITY_CUMULATIVE), bytes base64.
+// their names (AGGREGATION_TEMPORALITY_CUMULATIVE), bytes base64; an unset
+// message field is null.
 const DECODE = { longs: Number, enums: String, bytes: String, defaults: true, arrays: true, oneofs: true };
 
 type Attributes = Record<string, string | number | boolean>;
 type AnyValue = { value?: string; arrayValue?: { values: AnyValue[] }; kvlistValue?: { values: KeyValue[] } };
 type KeyValue = { key: string; value?: AnyValue };
-type DataPoint = Omit<ReceivedPoint, 'attributes' | 'value' | 'bounds'> & {
+type DataPoint = Omit<ReceivedPoint, 'attributes' | 'value' | 'bounds' | 'positive' | 'negative'> & {
   attributes: KeyValue[];
   value?: 'asDouble' | 'asInt';
   asDouble?: number;
   asInt?: number;
   explicitBounds?: number[];
+  // ExponentialHistogramDataPoint: an unset Buckets message decodes as null.
+  positive?: ExponentialBuckets | null;
+  negative?: ExponentialBuckets | null;
 };
 type DataSet = { dataPoints: DataPoint[]; aggregationTemporality?: string; isMonotonic?: boolean };
 type Kind = ReceivedMetric['kind'];
@@ -51,6 +55,12 @@ export type DecodedRequest = {
 /** `metadata`: the request's gRPC metadata (headers); binary `-bin` values as base64. */
 export type ReceivedRequest = { body: DecodedRequest; metadata: Record<string, string> };
 
+/** One range of an exponential histogram: `bucketCounts[i]` counts bucket index `offset + i`. */
+export interface ExponentialBuckets {
+  offset: number;
+  bucketCounts: number[];
+}
+
 export interface ReceivedPoint {
   attributes: Attributes;
   /** Sum and gauge points (asDouble or asInt). */
@@ -60,6 +70,17 @@ export interface ReceivedPoint {
   sum?: number;
   bounds?: number[];
   bucketCounts?: number[];
+  /**
+   * Exponential histogram points only: the fields as decoded (an unset range as offset 0 and no counts);
+   * `min` and `max` only when sent.
+   */
+  scale?: number;
+  zeroCount?: number;
+  zeroThreshold?: number;
+  positive?: ExponentialBuckets;
+  negative?: ExponentialBuckets;
+  min?: number;
+  max?: number;
   startTimeUnixNano: number;
   timeUnixNano: number;
 }
@@ -100,6 +121,16 @@ function toPoint(kind: Kind, p: DataPoint): ReceivedPoint {
   if (kind === 'sum' || kind === 'gauge') return { ...point, value: p.value && p[p.value] };
   if (p.sum !== undefined) point.sum = p.sum;
   if (kind === 'histogram') Object.assign(point, { bounds: p.explicitBounds, bucketCounts: p.bucketCounts });
+  if (kind === 'exponentialHistogram') {
+    const range = (b: ExponentialBuckets | null | undefined) => ({
+      offset: b?.offset ?? 0,
+      bucketCounts: b?.bucketCounts ?? [],
+    });
+    const { scale, zeroCount, zeroThreshold, min, max } = p;
+    Object.assign(point, { scale, zeroCount, zeroThreshold, positive: range(p.positive), negative: range(p.negative) });
+    if (min !== undefined) point.min = min;
+    if (max !== undefined) point.max = max;
+  }
   return { ...point, count: p.count };
 }
 
