@@ -35,6 +35,8 @@ export interface PrometheusOptions {
   caFile?: string;
   /** Scrape with basic auth (a kernscope web config's basic_auth_users). */
   basicAuth?: { username: string; password: string };
+  /** Feature flags (--enable-feature), e.g. native-histograms. */
+  features?: string[];
 }
 
 export class PrometheusServer {
@@ -59,7 +61,7 @@ export class PrometheusServer {
   static async start(
     t: HasTeardown,
     targets: string[],
-    { job = 'kernscope', intervalSeconds = 1, labels, caFile, basicAuth }: PrometheusOptions = {},
+    { job = 'kernscope', intervalSeconds = 1, labels, caFile, basicAuth, features = [] }: PrometheusOptions = {},
   ): Promise<PrometheusServer> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'kernscope-prometheus-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -95,6 +97,7 @@ export class PrometheusServer {
       `--storage.tsdb.path=${path.join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
+      ...features.map((feature) => `--enable-feature=${feature}`),
     ]);
     const server = new PrometheusServer(port, job, child);
     t.teardown(() => server.stop());
