@@ -11,6 +11,7 @@ import path from 'node:path';
 
 import t from 'tap';
 
+import { histogramsOf } from '../../src/config/probeOptions';
 import { BUILTIN_PROBES } from '../../src/probes';
 
 import { AgentProcess } from '../helpers/agent';
@@ -43,6 +44,9 @@ const POD = { uid: '3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a9f', id: 'c3'.repeat(32), 
 const POD_VARIABLES: Record<string, string> = { namespace: POD.namespace, pod: POD.name };
 
 const dashboards = loadDashboards();
+
+/** Histogram families by their own name: a query on one reads it as a native histogram. */
+const HISTOGRAMS = new Set(BUILTIN_PROBES.flatMap(histogramsOf).map((h) => h.name));
 
 function clone(json: Record<string, unknown>): Record<string, unknown> {
   return JSON.parse(JSON.stringify(json)) as Record<string, unknown>;
@@ -155,6 +159,11 @@ void t.test('every panel and variable query returns data from Prometheus scrapin
   );
   await waitFor('the pod watch', () => (/watching pods/.test(agent.log) ? true : undefined), { timeoutMs: 10000 });
   const prometheus = await PrometheusServer.start(t, [`127.0.0.1:${agent.port}`], { labels: { node: NODE } });
+  // Panels on native histograms query a Prometheus that scrapes them (protobuf, native histograms on).
+  const nativePrometheus = await PrometheusServer.start(t, [`127.0.0.1:${agent.port}`], {
+    labels: { node: NODE },
+    features: ['native-histograms'],
+  });
 
   const t0 = await prometheus.scrapeAfter(Date.now(), 15000);
   for (const [name, workload] of prepared) {
@@ -195,6 +204,13 @@ void t.test('every panel and variable query returns data from Prometheus scrapin
         const why = skippedWorkloadOf(expr);
         if (why) {
           t.pass(what, { skip: why });
+          continue;
+        }
+        if (selectorsOf(expr).some(({ metric }) => HISTOGRAMS.has(metric))) {
+          await nativePrometheus.scrapeAfter(t1 * 1000);
+          const native = await nativePrometheus.query(expr, t1);
+          const counts = native.map((s) => Number(s.histogram?.[1].count));
+          t.ok(counts.length > 0 && counts.every((n) => n > 0), `${what}: native histograms ${counts} for ${expr}`);
           continue;
         }
         const result = await prometheus.query(expr, t1);

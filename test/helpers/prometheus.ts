@@ -18,6 +18,8 @@ export const PROMTOOL = '/usr/bin/promtool';
 export interface VectorSample {
   metric: Record<string, string>;
   value: [number, string];
+  /** A native histogram's sample carries this instead of `value`. */
+  histogram?: [number, { count: string; sum: string }];
 }
 
 interface ApiResponse<T> {
