@@ -31,6 +31,14 @@ const tracers: Tracer[] = [
   agent('kernscope syscalls probe (agent)', 'syscalls'),
   agent('kernscope syscalls, attribution off', 'syscalls', '--attribution', 'false'),
   agent('kernscope syscalls, every call timed', 'syscalls', '--syscall-latency-every', '1'),
+  // The finer native histogram schemas (bpf/histogram.h): 1 to 7 more compares per timed call.
+  ...[1, 2, 3].map((schema) =>
+    agent(
+      `kernscope syscalls, every call timed, schema ${schema}`,
+      'syscalls',
+      ...['--syscall-latency-every', '1', '--histogram-schema', String(schema)],
+    ),
+  ),
   agent('kernscope syscall_counts probe (agent)', 'syscall_counts'),
   agent('kernscope syscall_counts, attribution off', 'syscall_counts', '--attribution', 'false'),
   {
