@@ -25,7 +25,7 @@ struct blockio_key {
 	__u32 op; /* enum blockio_op */
 };
 
-/* Latency per disk and op, node-wide: a histogram per cgroup would cost 264 bytes per CPU each. */
+/* Latency per disk and op, node-wide: a histogram per cgroup would cost 536 bytes (schema 0) per CPU each. */
 struct blockio_stats {
 	__u64 sum_ns; /* issue-to-completion time, summed */
 	__u64 slots[KS_HISTOGRAM_SLOTS]; /* latency (bpf/histogram.h); sums to the request count */

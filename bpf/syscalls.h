@@ -27,7 +27,7 @@ struct syscall_count {
 	__u64 count;
 };
 
-/* Latency per syscall, node-wide: a histogram per cgroup would cost 264 bytes per CPU each. */
+/* Latency per syscall, node-wide: a histogram per cgroup would cost 536 bytes (schema 0) per CPU each. */
 struct syscall_stats {
 	__u64 sum_ns;
 	__u64 slots[KS_HISTOGRAM_SLOTS]; /* latency (bpf/histogram.h); their sum is the count */
