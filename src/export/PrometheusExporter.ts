@@ -1,10 +1,13 @@
 // /metrics: prom-client's default process metrics, then the agent's metric
-// families, read at scrape time (no metric-library call per record) and
-// rendered by exposition.ts, which lets ring drains run during the scrape.
+// families, read at scrape time (no metric-library call per record), in the
+// text exposition (exposition.ts) or the protobuf one (protobufExposition.ts),
+// both of which let ring drains run during the scrape.
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { MetricFamily } from '../aggregate/MetricFamily';
 import { renderFamilies } from './exposition';
+import { encodeFamilies } from './protobufExposition';
+import { promClientFamilies } from './promClientFamilies';
 
 const MISNAMED_DEFAULTS = [
   'nodejs_active_handles_total',
@@ -14,6 +17,8 @@ const MISNAMED_DEFAULTS = [
 
 export class PrometheusExporter {
   readonly registry = new Registry();
+  /** The last protobuf scrape's size and some: the next one's buffer starts there, and is allocated once. */
+  private protobufBytes = 64 * 1024;
 
   constructor(private readonly families: MetricFamily[]) {
     collectDefaultMetrics({ register: this.registry });
@@ -27,5 +32,12 @@ export class PrometheusExporter {
 
   async metrics(): Promise<string> {
     return (await this.registry.metrics()) + (await renderFamilies(this.families));
+  }
+
+  async protobuf(): Promise<Buffer> {
+    const families = [...(await promClientFamilies(this.registry)), ...this.families];
+    const body = await encodeFamilies(families, this.protobufBytes);
+    this.protobufBytes = body.length + (body.length >> 3);
+    return body;
   }
 }
