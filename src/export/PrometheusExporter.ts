@@ -6,7 +6,8 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { MetricFamily } from '../aggregate/MetricFamily';
 import { renderFamilies } from './exposition';
-import { encodeFamilies } from './protobufExposition';
+import type { ExpositionFormat } from './expositionFormat';
+import { PROTOBUF_CONTENT_TYPE, encodeFamilies } from './protobufExposition';
 import { promClientFamilies } from './promClientFamilies';
 
 const MISNAMED_DEFAULTS = [
@@ -14,6 +15,12 @@ const MISNAMED_DEFAULTS = [
   'nodejs_active_requests_total',
   'nodejs_active_resources_total',
 ];
+
+/** A rendered /metrics body and its content type. */
+export interface Exposition {
+  contentType: string;
+  body: string | Buffer;
+}
 
 export class PrometheusExporter {
   readonly registry = new Registry();
@@ -32,6 +39,12 @@ export class PrometheusExporter {
 
   async metrics(): Promise<string> {
     return (await this.registry.metrics()) + (await renderFamilies(this.families));
+  }
+
+  async render(format: ExpositionFormat): Promise<Exposition> {
+    return format === 'protobuf'
+      ? { contentType: PROTOBUF_CONTENT_TYPE, body: await this.protobuf() }
+      : { contentType: this.contentType, body: await this.metrics() };
   }
 
   async protobuf(): Promise<Buffer> {
