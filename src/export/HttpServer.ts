@@ -12,7 +12,9 @@ import { parseListen } from '../config/listenAddress';
 import type { TlsSettings, WebSettings } from '../config/webConfig';
 import { BasicAuth } from './BasicAuth';
 import { ConnectionLimiter } from './ConnectionLimiter';
-import type { PrometheusExporter } from './PrometheusExporter';
+import type { ExpositionFormat } from './expositionFormat';
+import { expositionFormat } from './expositionFormat';
+import type { Exposition, PrometheusExporter } from './PrometheusExporter';
 
 /** A scrape's request headers are a few hundred bytes; 8 KiB leaves room for proxies and caps what a request can make us hold. */
 export const MAX_HEADER_BYTES = 8 * 1024;
@@ -55,8 +57,8 @@ function tlsOptions(tls: TlsSettings): https.ServerOptions {
 export class HttpServer {
   private readonly server: http.Server;
   private readonly auth?: BasicAuth;
-  /** The /metrics render in progress: concurrent scrapes share it instead of rendering once each. */
-  private rendering?: Promise<string>;
+  /** The /metrics renders in progress, by format: concurrent scrapes share one instead of rendering once each. */
+  private readonly rendering = new Map<ExpositionFormat, Promise<Exposition>>();
   readonly connections = new ConnectionLimiter({ total: MAX_CONNECTIONS, perSource: MAX_CONNECTIONS_PER_SOURCE });
 
   constructor(
@@ -120,11 +122,14 @@ export class HttpServer {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { ...TEXT, allow: 'GET, HEAD' }).end('method not allowed: GET or HEAD\n');
     } else if (url === '/metrics') {
+      // The body depends on the Accept header: a cache between us and the scraper must know.
+      const vary = { vary: 'Accept' };
+      const format = expositionFormat(req.headers.accept);
       try {
-        const body = await this.metrics();
-        res.writeHead(200, { 'content-type': this.exporter.contentType }).end(body);
+        const { contentType, body } = await this.metrics(format);
+        res.writeHead(200, { 'content-type': contentType, ...vary }).end(body);
       } catch (error) {
-        res.writeHead(500, TEXT).end(`collect failed: ${String(error)}\n`);
+        res.writeHead(500, { ...TEXT, ...vary }).end(`collect failed: ${String(error)}\n`);
       }
     } else if (url === '/healthz') {
       res.writeHead(200, TEXT).end('ok\n');
@@ -136,8 +141,12 @@ export class HttpServer {
     }
   }
 
-  private metrics(): Promise<string> {
-    this.rendering ??= this.exporter.metrics().finally(() => (this.rendering = undefined));
-    return this.rendering;
+  private metrics(format: ExpositionFormat): Promise<Exposition> {
+    let rendering = this.rendering.get(format);
+    if (!rendering) {
+      rendering = this.exporter.render(format).finally(() => this.rendering.delete(format));
+      this.rendering.set(format, rendering);
+    }
+    return rendering;
   }
 }

@@ -1,15 +1,8 @@
 // The Prometheus text format (0.0.4) of the agent's families, written here
-// rather than by prom-client: a scrape of 10k series through prom-client's
-// registry held the event loop for 120-170 ms, long enough for a 4 MiB ring
-// to overflow at 1M records/s (bench/README.md, scrape table). Rendering
-// yields to the event loop every YIELD_EVERY lines, so ring drains (timer and
-// readiness callbacks) run during a long scrape.
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
-
+// rather than by prom-client, on the walk that yields to the event loop
+// during a long scrape (familyWalk.ts).
 import type { HistogramSample, Labels, MetricFamily, Sample } from '../aggregate/MetricFamily';
-
-/** Lines rendered between two yields: about a millisecond of work. */
-export const YIELD_EVERY = 2000;
+import { walkFamilies } from './familyWalk';
 
 function escapeLabelValue(value: string): string {
   return /[\\\n"]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : value;
@@ -65,23 +58,17 @@ function histogramLines(name: string, sample: HistogramSample): string[] {
 export async function renderFamilies(families: readonly MetricFamily[]): Promise<string> {
   const chunks: string[] = [];
   let lines: string[] = [];
-  const flush = async (): Promise<void> => {
-    chunks.push(`${lines.join('\n')}\n`);
+  const flush = (): void => {
+    if (lines.length) chunks.push(`${lines.join('\n')}\n`);
     lines = [];
-    await yieldToLoop();
   };
-  for (const family of families) {
-    await family.prepare?.(yieldToLoop);
-    lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`);
-    for (const sample of family.collect()) {
-      lines.push(
-        ...(family.type === 'histogram'
-          ? histogramLines(family.name, sample as HistogramSample)
-          : scalarLines(family.name, sample as Sample)),
-      );
-      if (lines.length >= YIELD_EVERY) await flush();
-    }
-  }
-  if (lines.length) chunks.push(`${lines.join('\n')}\n`);
+  await walkFamilies(families, {
+    family: (family) =>
+      lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`),
+    scalar: (family, sample) => lines.push(...scalarLines(family.name, sample)),
+    histogram: (family, sample) => lines.push(...histogramLines(family.name, sample)),
+    pause: flush,
+  });
+  flush();
   return chunks.join('');
 }

@@ -5,7 +5,8 @@ import t from 'tap';
 
 import type { HistogramFamily, Sample, ScalarFamily } from '../../src/aggregate/MetricFamily';
 import { ComputedFamily } from '../../src/aggregate/MetricFamily';
-import { YIELD_EVERY, renderFamilies } from '../../src/export/exposition';
+import { renderFamilies } from '../../src/export/exposition';
+import { YIELD_EVERY } from '../../src/export/familyWalk';
 
 void t.test('HELP, TYPE, escaped label values, cumulative buckets', async (t) => {
   const samples: Sample[] = [
