@@ -116,7 +116,16 @@ void t.test('native and exponential histograms carry the kernel slots exactly', 
   t.equal(
     await prometheus.value('count(kernscope_syscall_duration_seconds_bucket)'),
     undefined,
-    'Prometheus keeps the native histogram, not the classic buckets beside it',
+    'Prometheus 2.42 keeps the native histogram, not the classic buckets beside it',
+  );
+  const classic = (await agent.metrics()).filter(
+    (s) => s.name.startsWith('kernscope_syscall_duration_seconds') && s.labels.syscall === 'getppid',
+  ).length;
+  t.equal(classic, 14, 'classic: 12 buckets, _sum and _count per labelled histogram');
+  t.equal(
+    await prometheus.value('count({__name__=~"kernscope_syscall_duration_seconds.*", syscall="getppid"})'),
+    1,
+    'native: one series',
   );
 
   await waitFor(

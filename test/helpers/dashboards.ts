@@ -214,11 +214,13 @@ export function structuralProblems(dashboard: Record<string, unknown>): string[]
         continue;
       }
       problems.push(...exprProblems(target.expr, known).map((p) => `${at}: ${p}`));
-      if (
-        panel.type === 'heatmap' &&
-        (target.format !== 'heatmap' || !/by \(le\) \(rate\(\w+_bucket\{/.test(target.expr))
-      ) {
-        problems.push(`${at}: a heatmap needs format "heatmap" over sum by (le) (rate(..._bucket{...}))`);
+      // Classic buckets summed by le, or a native histogram summed whole.
+      const heatmapExpr =
+        /by \(le\) \(rate\(\w+_bucket\{/.test(target.expr) || /^sum\(rate\(\w+_seconds\{/.test(target.expr);
+      if (panel.type === 'heatmap' && (target.format !== 'heatmap' || !heatmapExpr)) {
+        problems.push(
+          `${at}: a heatmap needs format "heatmap" over sum by (le) (rate(..._bucket{...})) or sum(rate(NATIVE{...}))`,
+        );
       }
     }
   }
