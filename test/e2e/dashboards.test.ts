@@ -210,7 +210,10 @@ void t.test('every panel and variable query returns data from Prometheus scrapin
           await nativePrometheus.scrapeAfter(t1 * 1000);
           const native = await nativePrometheus.query(expr, t1);
           const counts = native.map((s) => Number(s.histogram?.[1].count));
-          t.ok(counts.length > 0 && counts.every((n) => n > 0), `${what}: native histograms ${counts} for ${expr}`);
+          t.ok(
+            counts.length > 0 && counts.every((n) => n > 0),
+            `${what}: native histograms ${counts.join(', ')} for ${expr}`,
+          );
           continue;
         }
         const result = await prometheus.query(expr, t1);

@@ -110,7 +110,10 @@ void t.test('native and exponential histograms carry the kernel slots exactly', 
       const slot = quantileSlot(h, q);
       const [lower, upper] = [slotUpperEdge(slot - 1, SCHEMA), slotUpperEdge(slot, SCHEMA)];
       const value = (await prometheus.value(`histogram_quantile(${q}, ${series})`)) ?? NaN;
-      t.ok(value > lower && value <= upper, `${name}: p${q * 100} ${value} s in the kernel's slot (${lower}, ${upper}]`);
+      t.ok(
+        value > lower && value <= upper,
+        `${name}: p${q * 100} ${value} s in the kernel's slot (${lower}, ${upper}]`,
+      );
     }
   }
   t.equal(
