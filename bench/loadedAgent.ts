@@ -137,7 +137,10 @@ export interface Scrape {
   startMs: number;
   endMs: number;
   bytes: number;
+  /** The body as UTF-8 (the text exposition); `raw` as received (the protobuf one). */
   body: string;
+  raw: Buffer;
+  contentType: string;
 }
 
 /** The child process, seen from the benchmark. */
@@ -195,13 +198,13 @@ export class LoadedAgent {
     return Number(process.hrtime.bigint() - this.startNs) / 1e6;
   }
 
-  /** One GET /metrics with a fresh connection, timed from request to last byte. */
-  async scrape(): Promise<Scrape> {
+  /** One GET /metrics with a fresh connection (and this Accept header, if any), timed from request to last byte. */
+  async scrape(accept?: string): Promise<Scrape> {
     const startMs = this.elapsedMs();
-    const { status, body } = await httpGet(this.port, '/metrics');
+    const { status, body, contentType } = await httpGet(this.port, '/metrics', accept ? { accept } : {});
     const endMs = this.elapsedMs();
     if (status !== 200) throw new Error(`/metrics answered ${status}`);
-    return { startMs, endMs, bytes: body.length, body: body.toString('utf8') };
+    return { startMs, endMs, bytes: body.length, body: body.toString('utf8'), raw: body, contentType };
   }
 
   /** Waits until `ms` since the producer started. */
@@ -216,22 +219,82 @@ export class LoadedAgent {
 }
 
 /** A plain GET on a fresh connection to 127.0.0.1, as a scraper makes it; resolves at the last byte. */
-export function httpGet(port: number, path: string): Promise<{ status: number; body: Buffer }> {
+export function httpGet(
+  port: number,
+  path: string,
+  headers: http.OutgoingHttpHeaders = {},
+): Promise<{ status: number; body: Buffer; contentType: string }> {
   return new Promise((resolve, reject) => {
     http
-      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      .get({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks),
+            contentType: res.headers['content-type'] ?? '',
+          }),
+        );
         res.on('error', reject);
       })
       .on('error', reject);
   });
 }
 
-/** Lines of the counter's series in a /metrics body. */
+/** Lines of the counter's series in a text /metrics body. */
 export function execSeriesIn(body: string): number {
   return body.match(/^kernscope_process_execs_total\{/gm)?.length ?? 0;
+}
+
+/** A protobuf varint at `at`: its value and the offset after it (throws past the end). */
+function varint(buf: Buffer, at: number): [number, number] {
+  let value = 0;
+  for (let shift = 0; ; shift += 7) {
+    if (at >= buf.length) throw new Error('varint runs past the end');
+    const byte = buf[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) return [value, at];
+  }
+}
+
+/**
+ * Metric entries per MetricFamily name in a protobuf /metrics body (length-delimited MetricFamily messages
+ * of prometheus/client_model's metrics.proto: name is field 1, each Metric field 4), by a walk of the wire
+ * format; throws if the body is not such a sequence.
+ */
+export function metricsPerFamily(buf: Buffer): Map<string, number> {
+  const families = new Map<string, number>();
+  for (let at = 0; at < buf.length;) {
+    const [length, start] = varint(buf, at);
+    const end = start + length;
+    if (end > buf.length) throw new Error('a MetricFamily runs past the end');
+    let name = '';
+    let metrics = 0;
+    for (let p = start; p < end;) {
+      const [tag, afterTag] = varint(buf, p);
+      const field = Math.floor(tag / 8);
+      const wireType = tag & 7;
+      if (wireType === 0) p = varint(buf, afterTag)[1];
+      else if (wireType === 1) p = afterTag + 8;
+      else if (wireType === 5) p = afterTag + 4;
+      else if (wireType === 2) {
+        const [size, from] = varint(buf, afterTag);
+        p = from + size;
+        if (field === 1) name = buf.toString('utf8', from, p);
+        else if (field === 4) metrics++;
+      } else throw new Error(`wire type ${wireType} in a MetricFamily`);
+      if (p > end) throw new Error('a field runs past its MetricFamily');
+    }
+    families.set(name, (families.get(name) ?? 0) + metrics);
+    at = end;
+  }
+  return families;
+}
+
+/** Metrics of the counter in a protobuf /metrics body. */
+export function execSeriesInProtobuf(buf: Buffer): number {
+  return metricsPerFamily(buf).get('kernscope_process_execs_total') ?? 0;
 }
 
 /** Every record once: drained or lost, counted under the comm loadgen gave it. */

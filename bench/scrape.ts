@@ -1,7 +1,9 @@
 // Scrape benchmark (performance record, table 3): how long /metrics takes and
 // how big it is at 1k, 10k and 50k series while the agent path ingests 1M
 // records/s, how far the event loop lags meanwhile, and how many records the
-// ring loses, overall and while a scrape is in flight.
+// ring loses, overall and while a scrape is in flight, in both expositions:
+// text (no Accept header, as before) and protobuf (Prometheus 2.42's Accept
+// with --enable-feature=native-histograms), rows alternating between them.
 //
 // Each series count is one run of bench/loadedAgent.ts (a child process: the
 // agent's drain, aggregation and /metrics over a real tracepoint's records;
@@ -9,13 +11,16 @@
 // records, as it would in the agent). This process scrapes it every
 // --interval-ms with a plain HTTP client after a 1 s warm-up; the child
 // samples the drops count every 10 ms, and a loss counts as during a scrape
-// when the sample interval it appeared in overlaps a scrape.
+// when the sample interval it appeared in overlaps a scrape. The check column
+// also holds each body's content type and its count of the counter's series
+// (text lines, or Metric entries of the protobuf MetricFamily, by decoding).
 //
 // usage: node dist/bench/scrape.js [--json] [--seconds S] [--series 1000,10000,50000] [--rate N|max] [--interval-ms N]
 import fs from 'node:fs';
 
+import { PROTOBUF_CONTENT_TYPE } from '../src/export/protobufExposition';
 import type { LoadResult, Scrape } from './loadedAgent';
-import { LOADGEN_BATCH, LoadedAgent, execSeriesIn } from './loadedAgent';
+import { LOADGEN_BATCH, LoadedAgent, execSeriesIn, execSeriesInProtobuf } from './loadedAgent';
 import { LOADGEN_OBJECT, SYSCALL_LOOP } from './generator';
 import { loadAverage, machine } from './machine';
 import { printColumns } from './report';
@@ -28,6 +33,14 @@ const WARMUP_MS = 1000;
 const END_MARGIN_MS = 500;
 const TARGET_SERIES = 10000;
 const TARGET_MS = 100;
+/**
+ * scrapeAcceptHeaderWithProtobuf of Prometheus 2.42 (--enable-feature=native-histograms), verbatim as in
+ * test/export/scrapeAccept.ts: protobuf first.
+ */
+const PROMETHEUS_242_NATIVE_ACCEPT =
+  'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+const FORMATS = ['text', 'protobuf'] as const;
+type Format = (typeof FORMATS)[number];
 
 interface Settings {
   json: boolean;
@@ -39,6 +52,7 @@ interface Settings {
 }
 
 interface Row {
+  format: Format;
   series: number;
   maxSeries: number;
   recordsPerS: number;
@@ -90,7 +104,7 @@ function percentile(values: number[], p: number): number {
 }
 
 /** Losses in the sample intervals that overlap a scrape (samples and scrapes in ms since the producer started). */
-function lostDuring(samples: LoadResult['lossSamples'], scrapes: Omit<Scrape, 'body'>[]): number {
+function lostDuring(samples: LoadResult['lossSamples'], scrapes: Pick<Scrape, 'startMs' | 'endMs'>[]): number {
   let lost = 0;
   for (let i = 1; i < samples.length; i++) {
     const [from, before] = samples[i - 1];
@@ -100,15 +114,45 @@ function lostDuring(samples: LoadResult['lossSamples'], scrapes: Omit<Scrape, 'b
   return lost;
 }
 
-async function run(series: number, settings: Settings): Promise<Row> {
+/** What is wrong with a scrape's body: its content type, or the counter's series in it; undefined if nothing. */
+function bodyProblem(format: Format, series: number, scrape: Scrape): { problem?: string; seriesInBody: number } {
+  const { contentType } = scrape;
+  const typeOk = format === 'text' ? contentType.startsWith('text/plain') : contentType === PROTOBUF_CONTENT_TYPE;
+  if (!typeOk) return { problem: `content type ${contentType}`, seriesInBody: 0 };
+  let seriesInBody: number;
+  try {
+    seriesInBody = format === 'text' ? execSeriesIn(scrape.body) : execSeriesInProtobuf(scrape.raw);
+  } catch (error) {
+    return {
+      problem: `body does not decode: ${error instanceof Error ? error.message : String(error)}`,
+      seriesInBody: 0,
+    };
+  }
+  if (seriesInBody !== series)
+    return { problem: `${seriesInBody} series of the counter in the body, expected ${series}`, seriesInBody };
+  return { seriesInBody };
+}
+
+async function run(format: Format, series: number, settings: Settings): Promise<Row> {
   const load = await LoadedAgent.start({ series, rate: settings.rate, seconds: settings.seconds, lossSamples: true });
-  const scrapes: Omit<Scrape, 'body'>[] = [];
-  let lastBody = '';
+  const accept = format === 'protobuf' ? PROMETHEUS_242_NATIVE_ACCEPT : undefined;
+  const scrapes: Omit<Scrape, 'body' | 'raw'>[] = [];
+  const bodyProblems = new Set<string>();
+  let seriesInBody = 0;
   try {
     for (let at = WARMUP_MS; at <= settings.seconds * 1000 - END_MARGIN_MS;) {
       await load.until(at);
-      const { body, ...timing } = await load.scrape();
-      lastBody = body;
+      const scrape = await load.scrape(accept);
+      const timing = {
+        startMs: scrape.startMs,
+        endMs: scrape.endMs,
+        bytes: scrape.bytes,
+        contentType: scrape.contentType,
+      };
+      // Every body after the warm-up holds every series: checked after the timing, outside it.
+      const checked = bodyProblem(format, series, scrape);
+      seriesInBody = checked.seriesInBody;
+      if (checked.problem) bodyProblems.add(checked.problem);
       scrapes.push(timing);
       // As Prometheus' ticker: ticks missed during a long scrape are skipped, not made up.
       at += settings.intervalMs * Math.max(1, Math.ceil((timing.endMs - at) / settings.intervalMs));
@@ -121,6 +165,7 @@ async function run(series: number, settings: Settings): Promise<Row> {
   const latencies = scrapes.map((s) => s.endMs - s.startMs);
   const steady = latencies.slice(1);
   return {
+    format,
     series,
     maxSeries: result.maxSeries,
     recordsPerS: result.recordsPerS,
@@ -130,14 +175,14 @@ async function run(series: number, settings: Settings): Promise<Row> {
       ? { p50: percentile(steady, 0.5), p99: percentile(steady, 0.99), max: Math.max(...steady) }
       : undefined,
     bodyBytes: scrapes[scrapes.length - 1].bytes,
-    seriesInBody: execSeriesIn(lastBody),
+    seriesInBody,
     lagMs: result.lagMs,
     produced: result.produced,
     drained: result.drained,
     lost: result.lost,
     lostInScrapes: lostDuring(result.lossSamples, scrapes),
     latenciesMs: latencies,
-    problems: result.problems,
+    problems: [...result.problems, ...[...bodyProblems].map((p) => `${format} body: ${p}`)],
   };
 }
 
@@ -145,8 +190,12 @@ const seriesName = (n: number): string => (n >= 1000 && n % 1000 === 0 ? `${n / 
 const ms = (value: number | undefined): string => (value === undefined ? '-' : value.toFixed(1));
 
 function verdicts(rows: Row[]): string[] {
-  const row = rows.find((r) => r.series === TARGET_SERIES);
-  if (!row) return [`targets are stated at ${seriesName(TARGET_SERIES)} series: not measured (add it to --series)`];
+  if (!rows.some((r) => r.series === TARGET_SERIES))
+    return [`targets are stated at ${seriesName(TARGET_SERIES)} series: not measured (add it to --series)`];
+  return rows.filter((r) => r.series === TARGET_SERIES).flatMap(verdictsOf);
+}
+
+function verdictsOf(row: Row): string[] {
   const p99 = row.steadyMs?.p99;
   const fast =
     p99 === undefined
@@ -155,9 +204,9 @@ function verdicts(rows: Row[]): string[] {
         ? 'met'
         : 'NOT MET';
   return [
-    `/metrics <= ${TARGET_MS} ms at ${seriesName(TARGET_SERIES)} series (p99 of the scrapes after the first): ` +
+    `/metrics (${row.format}) <= ${TARGET_MS} ms at ${seriesName(TARGET_SERIES)} series (p99 of the scrapes after the first): ` +
       `${fast} (p99 ${ms(p99)} ms, max ${ms(row.steadyMs?.max)} ms, first scrape ${ms(row.firstMs)} ms)`,
-    `no records lost during a scrape at ${seriesName(TARGET_SERIES)} series: ` +
+    `no records lost during a ${row.format} scrape at ${seriesName(TARGET_SERIES)} series: ` +
       `${row.lostInScrapes === 0 ? 'met' : 'NOT MET'} (${row.lostInScrapes} lost while a scrape was in flight, ` +
       `${row.lost} in the whole run, of ${row.produced} produced)`,
   ];
@@ -174,9 +223,11 @@ function printTable(info: Record<string, string | number>, settings: Settings, r
       `the series count; agent path in a child (4 MiB ring, wakeup 1 MiB, 20 ms timer, attribution on, ` +
       `--max-series max(2000, 2 x series)); ${settings.seconds} s per row, GET /metrics every ${settings.intervalMs} ms ` +
       `from ${WARMUP_MS} ms on (a tick missed during a longer scrape is skipped); ` +
-      `latency p50/p99/max over the scrapes after the first\n`,
+      `latency p50/p99/max over the scrapes after the first; rows alternate text (no Accept header) and ` +
+      `protobuf (Prometheus 2.42's native-histograms Accept: ${PROMETHEUS_242_NATIVE_ACCEPT})\n`,
   );
   const header = [
+    'format',
     'series',
     'records/s',
     'scrapes',
@@ -195,6 +246,7 @@ function printTable(info: Record<string, string | number>, settings: Settings, r
     'check',
   ];
   const lines = rows.map((r) => [
+    r.format,
     seriesName(r.series),
     r.recordsPerS.toFixed(0),
     String(r.scrapes),
@@ -229,8 +281,9 @@ async function main(): Promise<number> {
   }
   const info = machine();
   const rows: Row[] = [];
-  for (const series of settings.series) rows.push(await run(series, settings));
-  const problems = rows.flatMap((r) => r.problems.map((p) => `${seriesName(r.series)} series: ${p}`));
+  // Formats alternate row by row, so drift on the machine falls on both alike.
+  for (const series of settings.series) for (const format of FORMATS) rows.push(await run(format, series, settings));
+  const problems = rows.flatMap((r) => r.problems.map((p) => `${seriesName(r.series)} series, ${r.format}: ${p}`));
   if (settings.json) {
     const target = { series: TARGET_SERIES, ms: TARGET_MS, lostInScrapes: 0 };
     console.log(JSON.stringify({ machine: info, settings, target, rows, verdicts: verdicts(rows), problems }, null, 2));
