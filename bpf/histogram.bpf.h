@@ -46,7 +46,8 @@ static __always_inline __u64 ks_ns_to_units(__u64 ns)
 
 	if (seconds >> (64 - KS_UNIT_SHIFT))
 		return ~0ULL;
-	return (seconds << KS_UNIT_SHIFT) + ((rest << KS_UNIT_SHIFT) + 999999999ULL) / 1000000000ULL;
+	return (seconds << KS_UNIT_SHIFT) +
+	       ((rest << KS_UNIT_SHIFT) + 999999999ULL) / 1000000000ULL;
 }
 
 /*

@@ -42,7 +42,8 @@ struct runqueue_trace_record {
 };
 
 _Static_assert(sizeof(struct runqueue_key) == 8, "runqueue_key is ABI");
-_Static_assert(sizeof(struct runqueue_stats) == 8 + 8 * KS_HISTOGRAM_SLOTS, "runqueue_stats is ABI");
+_Static_assert(sizeof(struct runqueue_stats) == 8 + 8 * KS_HISTOGRAM_SLOTS,
+	       "runqueue_stats is ABI");
 _Static_assert(sizeof(struct runqueue_trace_record) == 88, "runqueue_trace_record is ABI");
 
 #endif /* KERNSCOPE_RUNQUEUE_H */
