@@ -7,6 +7,7 @@ import type { HistogramFamily, Sample, ScalarFamily } from '../../src/aggregate/
 import { ComputedFamily } from '../../src/aggregate/MetricFamily';
 import { renderFamilies } from '../../src/export/exposition';
 import { YIELD_EVERY } from '../../src/export/familyWalk';
+import { loopTurnsDuring } from '../helpers/loopTurns';
 
 void t.test('HELP, TYPE, escaped label values, cumulative buckets', async (t) => {
   const samples: Sample[] = [
@@ -43,15 +44,7 @@ void t.test('a long render yields to the event loop', async (t) => {
   const many: ScalarFamily = new ComputedFamily('ks_many_total', 'Many.', 'counter', () =>
     Array.from({ length: 3 * YIELD_EVERY }, (_, i) => ({ labels: { i: String(i) }, value: i })),
   );
-  let turns = 0;
-  let done = false;
-  const turn = (): void => {
-    turns++;
-    if (!done) setImmediate(turn);
-  };
-  setImmediate(turn);
-  const text = await renderFamilies([many]);
-  done = true;
+  const { result: text, turns } = await loopTurnsDuring(() => renderFamilies([many]));
   t.equal(text.split('\n').length, 3 * YIELD_EVERY + 3, 'every series, after HELP and TYPE');
   t.ok(turns >= 2, `the event loop turned ${turns} times during the render`);
 });

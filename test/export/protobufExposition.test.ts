@@ -12,6 +12,7 @@ import { YIELD_EVERY } from '../../src/export/familyWalk';
 import { PrometheusExporter } from '../../src/export/PrometheusExporter';
 import { NATIVE_ZERO_THRESHOLD, encodeFamilies } from '../../src/export/protobufExposition';
 import { decodeFamilies, isNativeFor242 } from './metricsProto';
+import { loopTurnsDuring } from '../helpers/loopTurns';
 
 function histogramFamily(name: string, samples: HistogramSample[]): HistogramFamily {
   return { name, help: `${name} help.`, type: 'histogram', collect: () => samples };
@@ -207,15 +208,7 @@ void t.test('a long render yields to the event loop, and encodes every series', 
   const many: ScalarFamily = new ComputedFamily('ks_many_total', 'Many.', 'counter', () =>
     Array.from({ length: 5 * YIELD_EVERY }, (_, i) => ({ labels: { i: String(i) }, value: i })),
   );
-  let turns = 0;
-  let done = false;
-  const turn = (): void => {
-    turns++;
-    if (!done) setImmediate(turn);
-  };
-  setImmediate(turn);
-  const bytes = await encodeFamilies([many], 1024);
-  done = true;
+  const { result: bytes, turns } = await loopTurnsDuring(() => encodeFamilies([many], 1024));
   const [decoded] = decodeFamilies(bytes);
   t.equal(decoded.metric?.length, 5 * YIELD_EVERY, 'every series');
   t.strictSame(decoded.metric?.[4321], { label: [{ name: 'i', value: '4321' }], counter: { value: 4321 } });
