@@ -52,6 +52,7 @@ const otlpDefaults = {
   timeoutMs: 10000,
   requestTimeoutMs: 10000,
   temporality: 'cumulative' as const,
+  histograms: 'explicit' as const,
 };
 
 export interface LoadSpec {

@@ -108,9 +108,12 @@ export function configSummary({ options, sources, otlp, web }: RunInvocation): s
     ...(filters.length ? [`filter ${filters.join(' ')}`] : []),
     `max_series ${options.maxSeriesPerMetric}`,
     `series_ttl ${formatDuration(options.seriesTtlMs)}`,
+    `histogram_schema ${options.histogramSchema}`,
     `ring_bytes ${options.ringBytes}`,
     `log_level ${options.logLevel}`,
-    ...(otlp ? [`otlp ${otlp.endpoint} every ${formatDuration(otlp.intervalMs)} ${otlp.temporality}`] : []),
+    ...(otlp
+      ? [`otlp ${otlp.endpoint} every ${formatDuration(otlp.intervalMs)} ${otlp.temporality} ${otlp.histograms}`]
+      : []),
     `from ${sources.length ? sources.join(', ') : 'defaults'}`,
   ].join('; ');
 }

@@ -43,9 +43,8 @@ export interface OtlpSettings {
   /**
    * OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: `exponential` exports the histograms whose
    * slots are exponential buckets as exponential histograms; the others stay explicit-bucket ones.
-   * Optional for settings built in code (the benchmark's): absent is `explicit`.
    */
-  histograms?: HistogramAggregation;
+  histograms: HistogramAggregation;
   nodeName?: string;
 }
 

@@ -114,7 +114,7 @@ export class OtlpExporter {
       from: this.settings.endpointFrom,
       interval_ms: this.settings.intervalMs,
       temporality: this.settings.temporality,
-      histograms: this.settings.histograms ?? 'explicit',
+      histograms: this.settings.histograms,
     });
   }
 

@@ -53,7 +53,7 @@ void t.test('a good file: exit 0, one summary line, no root needed', async (t) =
   t.match(out[0], /^config ok: probes exec\(cgroup=\S+ labels=comm\),syscalls\(comm=python3 buckets=1\); /);
   t.match(
     out[0],
-    /listen 127\.0\.0\.1:9555; .*max_series 500; series_ttl 2m; .*log_level warn; from config file \S+kernscope\.yaml$/,
+    /listen 127\.0\.0\.1:9555; .*max_series 500; series_ttl 2m; histogram_schema 0; .*log_level warn; from config file \S+kernscope\.yaml$/,
   );
 });
 
