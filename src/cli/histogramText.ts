@@ -1,14 +1,7 @@
-// Text tables of the kernel's log2 histograms and of counters, the way bcc's
-// and libbpf-tools' runqlat and biolatency print them: one row per slot with
-// its range, its count and a bar of stars scaled to the largest slot.
+// Text tables of the kernel's latency histograms and of counters, the way
+// bcc's and libbpf-tools' runqlat and biolatency print them: one row per slot
+// with its range, its count and a bar of stars scaled to the largest slot.
 import type { Labels } from '../aggregate/MetricFamily';
-
-/** Nanoseconds in slots: slot i counts values in [2^i, 2^(i+1)) (slot 0 also 0), the last slot everything larger. */
-export interface Log2Histogram {
-  slots: readonly number[];
-  /** The exact sum of the values counted, in nanoseconds. */
-  sumNs: number;
-}
 
 export interface CounterRow {
   labels: Labels;
@@ -45,22 +38,25 @@ export function labelsText(labels: Labels): string {
 
 /**
  * `title`, then one row per slot from the first to the last that counted
- * anything (`low -> high : count |***  |`, ranges inclusive, in one unit
- * named in the heading), then the count and the mean (in a unit of its own);
- * an empty histogram is one line.
+ * anything (`low -> high : count |***  |`, each range up to and including
+ * its edge, in one unit named in the heading), then the count and the mean
+ * (in a unit of its own); an empty histogram is one line. A latency
+ * histogram's slots (src/decode/latencySlots.ts) are its buckets here, one
+ * per slot edge (everySlotBuckets).
  */
-export function log2HistogramText(title: string, { slots, sumNs }: Log2Histogram): string {
-  const first = slots.findIndex((n) => n > 0);
+export function latencyHistogramText(title: string, { bounds, counts, sum }: BoundedHistogram): string {
+  const first = counts.findIndex((n) => n > 0);
   if (first < 0) return `${title}: no events\n`;
   let last = first;
-  for (let i = first; i < slots.length; i++) if (slots[i] > 0) last = i;
+  for (let i = first; i < counts.length; i++) if (counts[i] > 0) last = i;
   // The unit in which the last range starts at 1000 or more: up to 7 digits, fractions below 1.
-  const [unitName, unit] = unitFor(2 ** last, 1000);
-  const shown = slots.slice(first, last + 1);
+  const lowNs = (bucket: number): number => (bucket === 0 ? 0 : bounds[bucket - 1] * 1e9);
+  const [unitName, unit] = unitFor(lowNs(last), 1000);
+  const shown = counts.slice(first, last + 1);
   const rows = shown.map((count, i) => {
-    const slot = first + i;
-    const low = slot === 0 ? '0' : inUnit(2 ** slot, unit);
-    const high = slot === slots.length - 1 ? 'inf' : inUnit(2 ** (slot + 1) - 1, unit);
+    const bucket = first + i;
+    const low = bucket === 0 ? '0' : inUnit(lowNs(bucket), unit);
+    const high = bucket === bounds.length ? 'inf' : inUnit(bounds[bucket] * 1e9, unit);
     return { low, high, count: String(count) };
   });
   const lowWidth = Math.max(10, ...rows.map((r) => r.low.length));
@@ -77,8 +73,9 @@ export function log2HistogramText(title: string, { slots, sumNs }: Log2Histogram
     }),
   ];
   const count = shown.reduce((a, b) => a + b, 0);
-  const [meanUnitName, meanUnit] = unitFor(sumNs / count, 1);
-  lines.push(`${' '.repeat(5)}count ${count}, mean ${inUnit(sumNs / count, meanUnit)} ${meanUnitName}`);
+  const meanNs = (sum / count) * 1e9;
+  const [meanUnitName, meanUnit] = unitFor(meanNs, 1);
+  lines.push(`${' '.repeat(5)}count ${count}, mean ${inUnit(meanNs, meanUnit)} ${meanUnitName}`);
   return `${lines.join('\n')}\n`;
 }
 

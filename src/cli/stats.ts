@@ -17,7 +17,7 @@ import { missingBpfPrivileges } from '../kernel/privileges';
 import { Logger } from '../log';
 import { allProbes, findProbe } from '../probes';
 import type { ProbeDefinition } from '../probes/ProbeDefinition';
-import { boundedHistogramText, counterText, labelsText, log2HistogramText } from './histogramText';
+import { boundedHistogramText, counterText, labelsText, latencyHistogramText } from './histogramText';
 import { optionsText } from './optionsText';
 import { UsageError } from './UsageError';
 
@@ -165,10 +165,10 @@ class Since {
 }
 
 /**
- * A histogram's busiest label sets: a built-in probe's as log2 tables of its
- * slots (`scale`: exported unit per nanosecond), a user probe's by its own bounds.
+ * A histogram's busiest label sets: a built-in probe's latency histogram as a
+ * table of its slots in time units, a user probe's by its own bounds.
  */
-function histogramTables(family: HistogramFamily, scale: number | undefined, since: Since): string {
+function histogramTables(family: HistogramFamily, latency: boolean, since: Since): string {
   const changed = family.collect().map(({ labels, counts, sum, bounds }) => {
     const delta = since.change(family.name, labels, [...counts, sum]);
     const slots = delta.slice(0, -1);
@@ -179,9 +179,11 @@ function histogramTables(family: HistogramFamily, scale: number | undefined, sin
     .sort((a, b) => b.count - a.count || labelsText(a.labels).localeCompare(labelsText(b.labels)))
     .slice(0, TOP_HISTOGRAMS);
   const text = (title: string, h?: (typeof changed)[number]): string =>
-    scale === undefined
-      ? boundedHistogramText(title, { bounds: h?.bounds ?? [], counts: h?.slots ?? [], sum: h?.sum ?? 0 })
-      : log2HistogramText(title, { slots: h?.slots ?? [], sumNs: (h?.sum ?? 0) / scale });
+    (latency ? latencyHistogramText : boundedHistogramText)(title, {
+      bounds: h?.bounds ?? [],
+      counts: h?.slots ?? [],
+      sum: h?.sum ?? 0,
+    });
   if (busiest.length === 0) return text(family.name);
   return busiest.map((h) => text(`${family.name} ${labelsText(h.labels)}`.trim(), h)).join('\n');
 }
@@ -195,9 +197,9 @@ function counterTable(family: ScalarFamily, since: Since): string {
 
 /** One interval: a time line, the histograms, then the counters. */
 function intervalText(invocation: StatsInvocation, families: MetricFamily[], since: Since): string {
-  const scales = new Map(histogramsOf(invocation.definition).map((h) => [h.name, h.scale]));
+  const latency = new Set(histogramsOf(invocation.definition).map((h) => h.name));
   const tables = [
-    ...families.flatMap((f) => (f.type === 'histogram' ? [histogramTables(f, scales.get(f.name), since)] : [])),
+    ...families.flatMap((f) => (f.type === 'histogram' ? [histogramTables(f, latency.has(f.name), since)] : [])),
     ...families.flatMap((f) => (f.type === 'histogram' ? [] : [counterTable(f, since)])),
   ];
   const time = new Date().toTimeString().slice(0, 8);

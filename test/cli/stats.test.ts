@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import t from 'tap';
 
 import type { CounterRow } from '../../src/cli/histogramText';
-import { BAR_WIDTH, counterText, log2HistogramText } from '../../src/cli/histogramText';
+import { BAR_WIDTH, counterText, latencyHistogramText } from '../../src/cli/histogramText';
 import { WORKLOADS } from '../e2e/families';
 import { bpfIdsOf, waitGone } from '../helpers/bpftool';
 import { createCgroup, execsIn } from '../helpers/cgroup';
@@ -20,22 +20,29 @@ import { syscallWorkload } from '../helpers/syscallWorkload';
 import type { HasTeardown } from '../helpers/teardown';
 import { waitFor } from '../helpers/teardown';
 
-/** Slot counts with `counts[slot]` set, the rest 0. */
-function slotsWith(counts: Record<number, number>): number[] {
-  return Array.from({ length: 32 }, (_, slot) => counts[slot] ?? 0);
+/** Every slot edge of a schema-0 latency histogram (2^-30 .. 2^33 s), as `stats` asks for them. */
+const EDGES = Array.from({ length: 64 }, (_, i) => 2 ** (i - 30));
+
+/** Bucket counts with `counts[bucket]` set, the rest 0: bucket b ends at 2^(b-30) s, the last is +Inf. */
+function countsWith(counts: Record<number, number>): number[] {
+  return Array.from({ length: EDGES.length + 1 }, (_, bucket) => counts[bucket] ?? 0);
 }
 
-void t.test('log2HistogramText: slot ranges in one unit, bars scaled to the largest slot', (t) => {
-  const text = log2HistogramText('lat op=read', { slots: slotsWith({ 10: 40, 12: 10, 13: 1 }), sumNs: 51 * 2000 });
+void t.test('latencyHistogramText: slot ranges in one unit, bars scaled to the largest slot', (t) => {
+  const text = latencyHistogramText('lat op=read', {
+    bounds: EDGES,
+    counts: countsWith({ 10: 40, 12: 10, 13: 1 }),
+    sum: 51 * 2e-6,
+  });
   t.equal(
     text,
     [
       'lat op=read',
       '     nsecs               : count    distribution',
-      `      1024 -> 2047       : 40       |${'*'.repeat(40)}|`,
-      `      2048 -> 4095       : 0        |${' '.repeat(40)}|`,
-      `      4096 -> 8191       : 10       |${'*'.repeat(10)}${' '.repeat(30)}|`,
-      `      8192 -> 16383      : 1        |*${' '.repeat(39)}|`,
+      `     476.8 -> 953.7      : 40       |${'*'.repeat(40)}|`,
+      `     953.7 -> 1907       : 0        |${' '.repeat(40)}|`,
+      `      1907 -> 3815       : 10       |${'*'.repeat(10)}${' '.repeat(30)}|`,
+      `      3815 -> 7629       : 1        |*${' '.repeat(39)}|`,
       '     count 51, mean 2 usecs',
       '',
     ].join('\n'),
@@ -43,26 +50,29 @@ void t.test('log2HistogramText: slot ranges in one unit, bars scaled to the larg
   t.end();
 });
 
-void t.test('log2HistogramText: usecs once the last range starts at 1000 us; slot 0 and the last slot', (t) => {
-  const usecs = lines(log2HistogramText('x', { slots: slotsWith({ 9: 3, 20: 7 }), sumNs: 0 }));
+void t.test('latencyHistogramText: usecs once the last range starts at 1000 us; the first and last slots', (t) => {
+  const usecs = lines(latencyHistogramText('x', { bounds: EDGES, counts: countsWith({ 12: 3, 22: 7 }), sum: 0 }));
   t.match(usecs[1], /^ {5}usecs +: count +distribution$/);
-  t.match(usecs[2], /^ +0\.512 -> 1\.023 +: 3 +\|\*{17} {23}\|$/, '3 of 7: 17 stars (rounded down)');
-  t.match(usecs.at(-2), /^ +1049 -> 2097 +: 7 +\|\*{40}\|$/, '2^20 .. 2^21-1 ns, rounded to whole usecs');
-  t.equal(usecs.length, 2 + 12 + 1, 'title, heading, slots 9..20, count');
-  const ends = lines(log2HistogramText('x', { slots: slotsWith({ 0: 1, 31: 1 }), sumNs: 2 ** 31 }));
-  t.match(ends[1], /^ {5}msecs /, 'the last range starts at 2147 ms');
-  t.match(ends[2], /^ +0 -> 0\.000001 +: 1 /, 'slot 0 counts 0 and 1 ns');
-  t.match(ends.at(-2), /^ +2147 -> inf +: 1 /, 'the last slot takes everything larger');
-  t.equal(ends.at(-1), '     count 2, mean 1.074 secs');
+  t.match(usecs[2], /^ +1\.907 -> 3\.815 +: 3 +\|\*{17} {23}\|$/, '3 of 7: 17 stars (rounded down)');
+  t.match(usecs.at(-2), /^ +1953 -> 3906 +: 7 +\|\*{40}\|$/, '2^-9 .. 2^-8 s, rounded to whole usecs');
+  t.equal(usecs.length, 2 + 11 + 1, 'title, heading, buckets 12..22, count');
+  const ends = lines(latencyHistogramText('x', { bounds: EDGES, counts: countsWith({ 0: 1, 64: 1 }), sum: 2 ** 34 }));
+  t.match(ends[1], /^ {5}secs /, 'the last range starts at 2^33 s');
+  t.match(ends[2], /^ +0 -> 9\.313e-10 +: 1 /, 'the first bucket: zeros and one unit, 2^-30 s');
+  t.match(ends.at(-2), /^ +8589934592 -> inf +: 1 /, 'the last bucket: past 2^33 s');
+  t.equal(ends.at(-1), '     count 2, mean 8589934592 secs');
   t.end();
 });
 
-void t.test('log2HistogramText: an empty histogram is one line', (t) => {
+void t.test('latencyHistogramText: an empty histogram is one line', (t) => {
   t.equal(
-    log2HistogramText('kernscope_x_seconds', { slots: slotsWith({}), sumNs: 0 }),
+    latencyHistogramText('kernscope_x_seconds', { bounds: EDGES, counts: countsWith({}), sum: 0 }),
     'kernscope_x_seconds: no events\n',
   );
-  t.equal(log2HistogramText('kernscope_x_seconds', { slots: [], sumNs: 0 }), 'kernscope_x_seconds: no events\n');
+  t.equal(
+    latencyHistogramText('kernscope_x_seconds', { bounds: [], counts: [], sum: 0 }),
+    'kernscope_x_seconds: no events\n',
+  );
   t.end();
 });
 
