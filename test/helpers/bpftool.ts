@@ -36,6 +36,7 @@ export interface MapShow {
   name?: string;
   /** 1 once BPF_MAP_FREEZE made it read-only from user space. */
   frozen: number;
+  bytes_value: number;
 }
 
 export function maps(): MapShow[] {
