@@ -35,6 +35,14 @@ const TIMEOUT_CHECK_INTERVAL_MS = 1000;
  * parser buffer plus a socket (and a TLS session): README states the total.
  */
 export const MAX_CONNECTIONS = 1024;
+/**
+ * Connections the kernel queues before the agent accepts them (capped by
+ * net.core.somaxconn). Node's 511 overflowed under a flood of reconnecting
+ * clients (401 listen drops in one run of test/export/slowClients.test.ts,
+ * none at 4096), and a dropped SYN costs the scraper a 1 s retransmit: a
+ * whole scrape timeout.
+ */
+const LISTEN_BACKLOG = 4096;
 export const MAX_CONNECTIONS_PER_SOURCE = 64;
 
 const TEXT = { 'content-type': 'text/plain' };
@@ -90,7 +98,7 @@ export class HttpServer {
       const onError = (error: NodeJS.ErrnoException): void =>
         reject(new Error(`cannot listen on ${listen}: ${error.code ?? error.message}`));
       this.server.once('error', onError);
-      this.server.listen(port, host, () => {
+      this.server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
         this.server.off('error', onError);
         resolve(this.server.address() as AddressInfo);
       });
