@@ -1,8 +1,10 @@
 // cgroup id -> cgroup path. A cgroup v2 id is the inode number of its
-// directory (kernfs), so one walk of the hierarchy maps every id; an unknown
-// id (a cgroup created since) triggers another walk, at most once per
-// `rescanMs`, so a burst of records from new cgroups costs one walk, not one
-// per record. Removed cgroups leave the map at the next walk.
+// directory (kernfs), so one walk of the hierarchy maps every id. kernfs hands
+// out ids in increasing order, so an unknown id above every id seen is a
+// cgroup created since the last walk: it walks again at once (a burst of new
+// cgroups costs one walk, which finds them all). Any other unknown id (a
+// cgroup gone already) walks at most once per `rescanMs`. Removed cgroups
+// leave the map at the next walk.
 import type { Dirent } from 'node:fs';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -10,6 +12,8 @@ import path from 'node:path';
 export class CgroupPaths {
   private paths = new Map<bigint, string>();
   private lastScan = -Infinity;
+  /** The largest id walked or asked for: ids above it are newer than the last walk. */
+  private newest = 0n;
 
   constructor(
     private readonly mount: string,
@@ -20,7 +24,9 @@ export class CgroupPaths {
   /** The path below the mount (`/kubepods.slice/...`, `/` for the root), or undefined if no such cgroup exists. */
   pathOf(id: bigint): string | undefined {
     const known = this.paths.get(id);
-    if (known !== undefined || this.now() - this.lastScan < this.rescanMs) return known;
+    if (known !== undefined) return known;
+    if (id <= this.newest && this.now() - this.lastScan < this.rescanMs) return undefined;
+    if (id > this.newest) this.newest = id;
     this.scan();
     return this.paths.get(id);
   }
@@ -30,7 +36,9 @@ export class CgroupPaths {
     const walk = (relative: string): void => {
       const absolute = path.join(this.mount, relative);
       try {
-        paths.set(statSync(absolute, { bigint: true }).ino, relative);
+        const id = statSync(absolute, { bigint: true }).ino;
+        paths.set(id, relative);
+        if (id > this.newest) this.newest = id;
       } catch {
         return; // removed while walking
       }
